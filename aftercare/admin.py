@@ -1,0 +1,43 @@
+from django.contrib import admin
+
+from aftercare.models import Completion, Exercise, PhaseChange, Plan, PlanStep, Protocol, ProtocolStep
+
+
+class ProtocolStepInline(admin.TabularInline):
+    model = ProtocolStep
+    extra = 0
+
+
+class PlanStepInline(admin.StackedInline):
+    model = PlanStep
+    extra = 0
+
+
+@admin.register(Exercise)
+class ExerciseAdmin(admin.ModelAdmin):
+    list_display = ["name", "practice", "duration_minutes", "is_heat"]
+    list_filter = ["practice"]
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(admin.ModelAdmin):
+    list_display = ["name", "practice", "is_default"]
+    inlines = [ProtocolStepInline]
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["client", "name", "phase", "phase_pinned", "started_at", "ended_at"]
+    list_filter = ["phase"]
+    inlines = [PlanStepInline]
+    raw_id_fields = ["client", "session"]
+
+
+@admin.register(PhaseChange)
+class PhaseChangeAdmin(admin.ModelAdmin):
+    list_display = ["plan", "from_phase", "to_phase", "cause", "at"]
+
+
+@admin.register(Completion)
+class CompletionAdmin(admin.ModelAdmin):
+    list_display = ["step", "day", "slot", "done_at"]

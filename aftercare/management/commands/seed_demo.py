@@ -1,0 +1,98 @@
+"""Demo data: a practice, a therapist login and clients in each phase. Safe to run twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from aftercare import emails, services
+from aftercare.models import Plan, Protocol
+from aftercare.phases import Phase
+from clients import services as people
+from clients.models import Client, Practice, Therapist, User
+
+PRACTICE_NAME = "Willow Lane Massage (demo)"
+THERAPIST_EMAIL = "therapist@demo.aftercare.test"
+THERAPIST_PASSWORD = "demo-therapist-2026"
+
+DEMO_CLIENTS = [
+    # name, email, zone, cadence, phase (None: no plan yet), days since session
+    ("Sam Rivera", "sam@demo.aftercare.test", "Europe/London", "weekly", Phase.FLARE, 1),
+    ("Priya Natarajan", "priya@demo.aftercare.test", "America/New_York", "fortnightly", Phase.SUBSIDING, 6),
+    ("Jo Whitfield", "jo@demo.aftercare.test", "Australia/Sydney", "monthly", Phase.MAINTENANCE, 20),
+    ("Alex Moreau", "alex@demo.aftercare.test", "Europe/Paris", "none", None, 0),
+]
+
+
+class Command(BaseCommand):
+    help = "Create a demo practice with a therapist login and clients in each phase."
+
+    def handle(self, *args, **options) -> None:
+        if not settings.DEBUG and not User.objects.filter(email=THERAPIST_EMAIL).exists():
+            raise CommandError("seed_demo makes a known password: run it with DEBUG=1 only.")
+        with transaction.atomic():
+            practice, therapist = self._practice()
+            protocol = Protocol.objects.filter(practice=practice).first() or services.library_install(
+                practice=practice
+            )
+            for row in DEMO_CLIENTS:
+                self._client(practice, therapist, protocol, *row)
+        self._report(practice)
+
+    def _practice(self) -> tuple[Practice, Therapist]:
+        practice = Practice.objects.filter(name=PRACTICE_NAME).first()
+        if practice is None:
+            practice = people.practice_create(
+                name=PRACTICE_NAME,
+                postal_address="12 Willow Lane\nBristol BS1 4DJ\nUnited Kingdom",
+                sender_email="hello@willowlane.example",
+                booking_url="https://willowlane.example/book",
+            )
+        therapist = Therapist.objects.filter(user__email=THERAPIST_EMAIL).first()
+        if therapist is None:
+            therapist = people.therapist_create(
+                practice=practice,
+                email=THERAPIST_EMAIL,
+                password=THERAPIST_PASSWORD,
+                display_name="Morgan Ellis",
+            )
+        return practice, therapist
+
+    def _client(self, practice, therapist, protocol, name, email, zone, cadence, phase, days_ago):
+        if Client.objects.filter(practice=practice, email=email).exists():
+            return
+        client = people.client_create(
+            practice=practice,
+            name=name,
+            email=email,
+            time_zone=zone,
+            massage_cadence=cadence,
+            primary_therapist=therapist,
+        )
+        if phase is None:
+            return
+        session = people.session_record(
+            client=client,
+            therapist=therapist,
+            date=timezone.localdate() - timedelta(days=days_ago),
+            notes="Worked the QL and glutes on both sides; SI joint tender on the right.",
+        )
+        plan = services.plan_assign(
+            client=client, protocol=protocol, by=therapist, phase=phase, session=session
+        )
+        started = timezone.now() - timedelta(days=days_ago)
+        Plan.objects.filter(pk=plan.pk).update(started_at=started, phase_since=started)
+
+    def _report(self, practice: Practice) -> None:
+        flare_client = Client.objects.filter(practice=practice, email=DEMO_CLIENTS[0][1]).first()
+        self.stdout.write(self.style.SUCCESS(f"Demo practice ready: {practice.name}"))
+        self.stdout.write(f"  Therapist login: {settings.SITE_URL}/login/")
+        self.stdout.write(f"    email:    {THERAPIST_EMAIL}")
+        self.stdout.write(f"    password: {THERAPIST_PASSWORD}")
+        if flare_client:
+            self.stdout.write(f"  Client link ({flare_client.name}, in a flare), open it at phone size:")
+            self.stdout.write(f"    {emails.client_link(flare_client)}")

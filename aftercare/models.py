@@ -1,0 +1,205 @@
+"""The aftercare domain: the exercise library, protocols, each client's plan and its history."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from aftercare import videos
+from aftercare.phases import Frequency, Phase
+from clients.models import Client, MassageSession, Practice, Therapist
+
+
+class Exercise(models.Model):
+    """One entry of a practice's exercise library. Plans copy from it; editing it later
+    never changes a plan already assigned."""
+
+    # practice=None marks the built-in library a data migration creates; each practice
+    # gets its own editable copy (services.library_install).
+    practice = models.ForeignKey(
+        Practice, on_delete=models.CASCADE, null=True, blank=True, related_name="exercises"
+    )
+    name = models.CharField(max_length=120)
+    summary = models.CharField(max_length=200, blank=True, help_text="One line for lists and emails.")
+    instructions = models.TextField()
+    safety_notes = models.TextField(blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
+    video_url = models.URLField(
+        blank=True,
+        max_length=500,
+        validators=[videos.validate_video_url],
+        help_text="A YouTube or Vimeo link, or the https address of an MP4 file.",
+    )
+    is_heat = models.BooleanField(
+        default=False, help_text="Heat comes before the routine rather than as a step of its own."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+FREQUENCY_CHOICES = [(f.value, f.label) for f in Frequency]
+PHASE_CHOICES = [(p.value, p.label) for p in Phase]
+
+
+class StepFrequencies(models.Model):
+    """How often a step comes in each phase; shared by protocol steps and plan steps."""
+
+    flare = models.CharField(max_length=10, choices=FREQUENCY_CHOICES, default=Frequency.DAILY)
+    subsiding = models.CharField(max_length=10, choices=FREQUENCY_CHOICES, default=Frequency.DAILY)
+    maintenance = models.CharField(
+        max_length=10, choices=FREQUENCY_CHOICES, default=Frequency.THREE_A_WEEK
+    )
+
+    class Meta:
+        abstract = True
+
+    def frequency_in(self, phase: str) -> Frequency:
+        if phase == Phase.HOLD:
+            return Frequency.NONE
+        return Frequency(getattr(self, str(phase)))
+
+
+class Protocol(models.Model):
+    practice = models.ForeignKey(
+        Practice, on_delete=models.CASCADE, null=True, blank=True, related_name="protocols"
+    )
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProtocolStep(StepFrequencies):
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="steps")
+    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="+")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.protocol}: {self.exercise}"
+
+
+class Plan(models.Model):
+    """The aftercare plan of one client; active until ended. One active plan per client."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="plans")
+    protocol = models.ForeignKey(Protocol, on_delete=models.SET_NULL, null=True, related_name="+")
+    session = models.ForeignKey(
+        MassageSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="plans"
+    )
+    assigned_by = models.ForeignKey(Therapist, on_delete=models.SET_NULL, null=True, related_name="+")
+    name = models.CharField(max_length=120)
+    phase = models.CharField(max_length=12, choices=PHASE_CHOICES, default=Phase.SUBSIDING)
+    phase_since = models.DateTimeField(default=timezone.now)
+    phase_pinned = models.BooleanField(default=False)
+    # Logged days in a row at worst pain <= 1 before Maintenance (TAPER.md default 7).
+    maintenance_days = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(3), MaxValueValidator(28)]
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client"], condition=models.Q(ended_at=None), name="one_active_plan"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} for {self.client}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+    @property
+    def phase_enum(self) -> Phase:
+        return Phase(self.phase)
+
+
+class PlanStep(StepFrequencies):
+    """A copy of a protocol step for one client, so per-client changes never touch the
+    template."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="steps")
+    exercise = models.ForeignKey(Exercise, on_delete=models.SET_NULL, null=True, related_name="+")
+    order = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(max_length=120)
+    summary = models.CharField(max_length=200, blank=True)
+    instructions = models.TextField()
+    safety_notes = models.TextField(blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(default=5)
+    video_url = models.URLField(blank=True, max_length=500, validators=[videos.validate_video_url])
+    is_heat = models.BooleanField(default=False)
+    personal_note = models.TextField(blank=True, help_text="A note for this client only.")
+    skipped = models.BooleanField(default=False, help_text="Left out of this client's plan.")
+    # Set when a check-in says this step raised pain by 2 or more (TAPER.md): the step
+    # leaves the routine until the therapist looks at it.
+    paused_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def video(self) -> videos.Video | None:
+        return videos.parse(self.video_url) if self.video_url else None
+
+    @property
+    def in_routine(self) -> bool:
+        return not self.skipped and self.paused_at is None
+
+
+class Completion(models.Model):
+    """A step ticked done for one slot ("2026-11-25", "morning")."""
+
+    step = models.ForeignKey(PlanStep, on_delete=models.CASCADE, related_name="completions")
+    day = models.DateField()
+    slot = models.CharField(max_length=10)
+    done_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["step", "day", "slot"], name="one_completion_per_slot")
+        ]
+        indexes = [models.Index(fields=["day"])]
+
+
+class PhaseChange(models.Model):
+    class Cause(models.TextChoices):
+        ASSIGNED = "assigned", "Plan assigned"
+        LOG = "log", "A check-in"
+        CLIENT = "client", "The client"
+        THERAPIST = "therapist", "The therapist"
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="phase_changes")
+    from_phase = models.CharField(max_length=12, choices=PHASE_CHOICES, blank=True)
+    to_phase = models.CharField(max_length=12, choices=PHASE_CHOICES)
+    rule = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(max_length=300)
+    cause = models.CharField(max_length=10, choices=Cause.choices)
+    by = models.ForeignKey("clients.User", on_delete=models.SET_NULL, null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]

@@ -1,0 +1,178 @@
+"""Writes of the aftercare domain: assigning plans, ticking steps, changing phases.
+
+Keyword-only, type-hinted; every multi-step write in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from aftercare.models import (
+    Completion,
+    Exercise,
+    PhaseChange,
+    Plan,
+    PlanStep,
+    Protocol,
+    ProtocolStep,
+)
+from aftercare.phases import Phase
+from clients.models import Client, MassageSession, Practice, Therapist, User
+
+
+@dataclass(frozen=True)
+class StepTweak:
+    """What the therapist changed for one step of this client's plan."""
+
+    include: bool = True
+    personal_note: str = ""
+    flare: str | None = None
+    subsiding: str | None = None
+    maintenance: str | None = None
+
+
+def plan_assign(
+    *,
+    client: Client,
+    protocol: Protocol,
+    by: Therapist,
+    phase: Phase,
+    session: MassageSession | None = None,
+    tweaks: dict[int, StepTweak] | None = None,
+) -> Plan:
+    """End the client's current plan (if any) and start a new one from the protocol.
+
+    The protocol's steps are copied, so later edits to the library or this client's
+    plan never affect each other. `tweaks` is keyed by ProtocolStep id.
+    """
+    tweaks = tweaks or {}
+    now = timezone.now()
+    with transaction.atomic():
+        Plan.objects.filter(client=client, ended_at=None).update(ended_at=now)
+        plan = Plan.objects.create(
+            client=client,
+            protocol=protocol,
+            session=session,
+            assigned_by=by,
+            name=protocol.name,
+            phase=phase,
+            phase_since=now,
+            started_at=now,
+        )
+        steps = protocol.steps.select_related("exercise")
+        PlanStep.objects.bulk_create(
+            _plan_step(plan, step, tweaks.get(step.id, StepTweak())) for step in steps
+        )
+        PhaseChange.objects.create(
+            plan=plan,
+            to_phase=phase,
+            rule="assigned",
+            reason=f"Plan assigned by {by.display_name}, starting in {Phase(phase).label}.",
+            cause=PhaseChange.Cause.ASSIGNED,
+            by=by.user,
+        )
+    return plan
+
+
+def _plan_step(plan: Plan, step: ProtocolStep, tweak: StepTweak) -> PlanStep:
+    exercise = step.exercise
+    return PlanStep(
+        plan=plan,
+        exercise=exercise,
+        order=step.order,
+        name=exercise.name,
+        summary=exercise.summary,
+        instructions=exercise.instructions,
+        safety_notes=exercise.safety_notes,
+        duration_minutes=exercise.duration_minutes,
+        video_url=exercise.video_url,
+        is_heat=exercise.is_heat,
+        personal_note=tweak.personal_note,
+        skipped=not tweak.include,
+        flare=tweak.flare or step.flare,
+        subsiding=tweak.subsiding or step.subsiding,
+        maintenance=tweak.maintenance or step.maintenance,
+    )
+
+
+def plan_end(*, plan: Plan) -> None:
+    Plan.objects.filter(pk=plan.pk, ended_at=None).update(ended_at=timezone.now())
+
+
+def phase_set(
+    *, plan: Plan, phase: Phase, pinned: bool, by: User, reason: str = "", cause: str = "therapist"
+) -> PhaseChange | None:
+    """The therapist sets (and optionally pins) a phase. Returns the change, if any."""
+    with transaction.atomic():
+        plan = Plan.objects.select_for_update().get(pk=plan.pk)
+        changed = plan.phase != phase
+        plan.phase_pinned = pinned
+        if changed:
+            previous = plan.phase
+            plan.phase = phase
+            plan.phase_since = timezone.now()
+            plan.save(update_fields=["phase", "phase_since", "phase_pinned"])
+            return PhaseChange.objects.create(
+                plan=plan,
+                from_phase=previous,
+                to_phase=phase,
+                rule="therapist_pinned" if pinned else "therapist",
+                reason=reason or f"Set to {Phase(phase).label} by the therapist.",
+                cause=cause,
+                by=by,
+            )
+        plan.save(update_fields=["phase_pinned"])
+    return None
+
+
+def step_complete(*, step: PlanStep, day: date, slot: str) -> Completion:
+    """Tick a step done for a slot. Ticking twice (a double tap) keeps one record."""
+    try:
+        with transaction.atomic():
+            return Completion.objects.create(step=step, day=day, slot=slot)
+    except IntegrityError:
+        return Completion.objects.get(step=step, day=day, slot=slot)
+
+
+def step_uncomplete(*, step: PlanStep, day: date, slot: str) -> None:
+    Completion.objects.filter(step=step, day=day, slot=slot).delete()
+
+
+def library_install(*, practice: Practice) -> Protocol:
+    """Copy the built-in low-back protocol (created by a data migration) into a
+    practice's own library, so the practice can edit it freely."""
+    builtin = Protocol.objects.filter(practice=None, is_default=True).first()
+    if builtin is None:
+        raise LookupError("The built-in protocol is missing: run migrations.")
+    with transaction.atomic():
+        protocol = Protocol.objects.create(
+            practice=practice,
+            name=builtin.name,
+            description=builtin.description,
+            is_default=not practice.protocols.filter(is_default=True).exists(),
+        )
+        for step in builtin.steps.select_related("exercise"):
+            source = step.exercise
+            exercise = Exercise.objects.create(
+                practice=practice,
+                name=source.name,
+                summary=source.summary,
+                instructions=source.instructions,
+                safety_notes=source.safety_notes,
+                duration_minutes=source.duration_minutes,
+                video_url=source.video_url,
+                is_heat=source.is_heat,
+            )
+            ProtocolStep.objects.create(
+                protocol=protocol,
+                exercise=exercise,
+                order=step.order,
+                flare=step.flare,
+                subsiding=step.subsiding,
+                maintenance=step.maintenance,
+            )
+    return protocol

@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.urls import path
+
+from aftercare.views import client, therapist
+
+urlpatterns = [
+    path("", therapist.home, name="home"),
+    # Therapists
+    path("login/", therapist.login_view, name="therapist-login"),
+    path("logout/", therapist.logout_view, name="therapist-logout"),
+    path("t/", therapist.dashboard, name="therapist-dashboard"),
+    path("t/clients/new/", therapist.client_add, name="therapist-client-add"),
+    path("t/clients/<uuid:public_id>/", therapist.client_detail, name="therapist-client"),
+    path("t/clients/<uuid:public_id>/edit/", therapist.client_edit, name="therapist-client-edit"),
+    path("t/clients/<uuid:public_id>/session/", therapist.session_assign, name="therapist-session"),
+    path("t/clients/<uuid:public_id>/plan/", therapist.plan_edit, name="therapist-plan-edit"),
+    path("t/clients/<uuid:public_id>/plan/end/", therapist.plan_end, name="therapist-plan-end"),
+    path("t/clients/<uuid:public_id>/phase/", therapist.phase_set, name="therapist-phase"),
+    path("t/clients/<uuid:public_id>/link/send/", therapist.link_send, name="therapist-link-send"),
+    path(
+        "t/clients/<uuid:public_id>/link/revoke/", therapist.link_revoke, name="therapist-link-revoke"
+    ),
+    path("t/exercises/", therapist.exercises, name="therapist-exercises"),
+    path("t/exercises/new/", therapist.exercise_edit, name="therapist-exercise-add"),
+    path("t/exercises/<int:pk>/", therapist.exercise_edit, name="therapist-exercise-edit"),
+    path("t/library/install/", therapist.library_install, name="therapist-library-install"),
+    # Clients (phone)
+    path("c/login/", client.ClientLoginView.as_view(), name="client-login"),
+    path("c/", client.today, name="client-today"),
+    path("c/plan/", client.whole_plan, name="client-plan"),
+    path("c/done/", client.step_done, name="client-step-done"),
+    path("c/new-link/", client.new_link, name="client-new-link"),
+    path("c/forget/", client.forget_phone, name="client-forget"),
+    path("c/warning-signs/", client.warning_signs, name="client-warning-signs"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,65 @@
+"""Who may see what: every lookup is scoped to the therapist's practice or to the
+client's own plan, so another id in the URL is a 404, never a leak."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404, redirect
+
+from clients.models import Client, Therapist
+
+
+def therapist_required(view):
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        therapist = getattr(user, "therapist", None)
+        if therapist is None:
+            # A client who wanders into therapist pages sees "not found", not a login form.
+            raise Http404("Not a therapist page for you")
+        request.therapist = therapist
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def client_required(view):
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        user = request.user
+        client = getattr(user, "client", None) if user.is_authenticated else None
+        if client is None or not client.active:
+            return redirect("client-new-link")
+        request.client = client
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def practice_client(therapist: Therapist, public_id) -> Client:
+    return get_object_or_404(
+        Client.objects.select_related("practice", "primary_therapist"),
+        practice=therapist.practice,
+        public_id=public_id,
+    )
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address for rate limits. Behind N trusted proxies (TRUSTED_PROXIES=N)
+    it is the Nth address from the right of X-Forwarded-For: the one our own proxy saw,
+    which a caller cannot forge."""
+    hops = settings.TRUSTED_PROXIES
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if hops and len(forwarded) >= hops and forwarded[-hops]:
+        return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def get_therapist(request: HttpRequest) -> Therapist:
+    return request.therapist  # type: ignore[attr-defined]

@@ -1,0 +1,165 @@
+"""Client pages, phone first: the link that logs in, Today, the whole plan, a new link."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from sesame.views import LoginView
+
+from aftercare import emails, selectors, services
+from aftercare.forms import NewLinkForm
+from aftercare.phases import PHASE_SENTENCES, Phase
+from aftercare.schedule import SlotName
+from aftercare.views.access import client_ip, client_required
+from clients import throttle
+from clients.models import Client
+
+
+class ClientLoginView(LoginView):
+    """The emailed link: logs the phone in for months, then redirects to a clean
+    address so the token never stays in the address bar or the history."""
+
+    next_page = "client-today"
+
+    def login_success(self) -> HttpResponse:
+        self.request.session.set_expiry(timedelta(days=settings.CLIENT_SESSION_DAYS))
+        return super().login_success()
+
+    def login_failed(self) -> HttpResponse:
+        return render(
+            self.request,
+            "client/link_expired.html",
+            {"form": NewLinkForm()},
+            status=403,
+        )
+
+
+@client_required
+def today(request: HttpRequest) -> HttpResponse:
+    client: Client = request.client
+    plan = selectors.client_active_plan(client)
+    if plan is None:
+        return render(request, "client/no_plan.html", {"client": client})
+    day = client.local_today()
+    view = selectors.plan_day(plan, client, day)
+    return render(
+        request,
+        "client/today.html",
+        {
+            "client": client,
+            "plan": plan,
+            "today": view,
+            "phase_sentence": PHASE_SENTENCES[Phase(plan.phase)],
+            "practice": client.practice,
+        },
+    )
+
+
+@client_required
+def whole_plan(request: HttpRequest) -> HttpResponse:
+    client: Client = request.client
+    plan = selectors.client_active_plan(client)
+    if plan is None:
+        return render(request, "client/no_plan.html", {"client": client})
+    steps = [step for step in plan.steps.all() if step.in_routine]
+    rows = [
+        (step, step.get_flare_display(), step.get_subsiding_display(), step.get_maintenance_display())
+        for step in steps
+    ]
+    return render(
+        request,
+        "client/plan.html",
+        {
+            "client": client,
+            "plan": plan,
+            "rows": rows,
+            "phase_sentence": PHASE_SENTENCES[Phase(plan.phase)],
+            "practice": client.practice,
+        },
+    )
+
+
+@client_required
+@require_POST
+def step_done(request: HttpRequest) -> HttpResponse:
+    """Tick or untick one step for one slot of today (or yesterday, ticked late)."""
+    client: Client = request.client
+    plan = selectors.client_active_plan(client)
+    target = _done_target(request, client, plan)
+    if target is None:
+        messages.error(request, "That step couldn't be updated. Please try again from this page.")
+        return redirect("client-today")
+    step, day, slot = target
+    if request.POST.get("action") == "undo":
+        services.step_uncomplete(step=step, day=day, slot=slot)
+        messages.info(request, f"“{step.name}” is no longer marked done.")
+    else:
+        services.step_complete(step=step, day=day, slot=slot)
+    return redirect(reverse("client-today") + f"#step-{slot}-{step.id}")
+
+
+def _done_target(request: HttpRequest, client: Client, plan):
+    """The (step, day, slot) a Done button names, if it is the client's own and recent."""
+    if plan is None:
+        return None
+    try:
+        step_id = int(request.POST.get("step", ""))
+        day = date.fromisoformat(request.POST.get("day", ""))
+        slot = SlotName(request.POST.get("slot", ""))
+    except ValueError:
+        return None
+    today = client.local_today()
+    if not today - timedelta(days=1) <= day <= today:
+        return None
+    step = next((s for s in plan.steps.all() if s.id == step_id), None)
+    if step is None:
+        return None
+    return step, day, str(slot)
+
+
+def new_link(request: HttpRequest) -> HttpResponse:
+    """Email me a new link. Says the same whether or not the address is known."""
+    form = NewLinkForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        window = settings.NEW_LINK_WINDOW_SECONDS
+        ok = throttle.hit(
+            "link-email", email, limit=settings.NEW_LINK_PER_EMAIL, window=window
+        ) & throttle.hit(
+            "link-ip", client_ip(request), limit=settings.NEW_LINK_PER_IP, window=window
+        )
+        if not ok:
+            form.add_error(
+                None,
+                "We've sent several links already. Please check your inbox (and spam folder), "
+                "or try again in an hour.",
+            )
+        else:
+            for client in Client.objects.filter(email=email, active=True).select_related(
+                "practice", "user"
+            ):
+                emails.plan_link_send(client=client)
+            return render(request, "client/new_link_sent.html", {"email": email})
+    return render(request, "client/new_link.html", {"form": form})
+
+
+@require_POST
+def forget_phone(request: HttpRequest) -> HttpResponse:
+    """Log this phone out (for a shared or borrowed phone)."""
+    logout(request)
+    return render(request, "client/forgotten.html")
+
+
+def warning_signs(request: HttpRequest) -> HttpResponse:
+    """Public: the red flags, for clients and for anyone a client forwards it to."""
+    client = getattr(request.user, "client", None) if request.user.is_authenticated else None
+    request.client = client
+    practice = client.practice if client else None
+    return render(request, "client/warning_signs.html", {"practice": practice})

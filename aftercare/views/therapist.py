@@ -1,0 +1,307 @@
+"""Therapist pages: log in, clients, record a session and assign the plan, the library."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.db import transaction
+from django.forms import modelformset_factory
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from aftercare import emails, selectors, services
+from aftercare.forms import (
+    ClientForm,
+    ExerciseForm,
+    LoginForm,
+    PhaseForm,
+    PlanStepForm,
+    SessionPlanForm,
+    StepTweakForm,
+)
+from aftercare.models import Exercise, PhaseChange, PlanStep, Protocol
+from aftercare.phases import Phase
+from aftercare.views.access import client_ip, get_therapist, practice_client, therapist_required
+from clients import services as people
+from clients.models import Client
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.is_authenticated and hasattr(user, "therapist"):
+        return redirect("therapist-dashboard")
+    if user.is_authenticated and hasattr(user, "client"):
+        return redirect("client-today")
+    return render(request, "home.html")
+
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and hasattr(request.user, "therapist"):
+        return redirect("therapist-dashboard")
+    form = LoginForm(request.POST or None, ip=client_ip(request))
+    if request.method == "POST" and form.is_valid():
+        login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(_safe_next(request) or "therapist-dashboard")
+    return render(request, "therapist/login.html", {"form": form})
+
+
+def _safe_next(request: HttpRequest, name: str = "next") -> str:
+    """A same-site address from the form or query string, never an open redirect."""
+    target = request.POST.get(name) or request.GET.get(name) or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return ""
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.info(request, "You have logged out.")
+    return redirect("therapist-login")
+
+
+@therapist_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    therapist = get_therapist(request)
+    query = request.GET.get("q", "").strip()[:100]
+    clients = selectors.practice_clients(therapist.practice, query)
+    return render(
+        request,
+        "therapist/dashboard.html",
+        {"clients": clients, "query": query, "practice": therapist.practice},
+    )
+
+
+@therapist_required
+def client_add(request: HttpRequest) -> HttpResponse:
+    therapist = get_therapist(request)
+    form = ClientForm(
+        request.POST or None,
+        practice=therapist.practice,
+        initial={"primary_therapist": therapist, "time_zone": "Europe/London"},
+    )
+    if request.method == "POST" and form.is_valid():
+        client = people.client_create(practice=therapist.practice, **form.cleaned_data)
+        messages.success(request, f"{client.name} added. Record their session to assign the plan.")
+        return redirect("therapist-session", public_id=client.public_id)
+    return render(request, "therapist/client_form.html", {"form": form, "client": None})
+
+
+@therapist_required
+def client_edit(request: HttpRequest, public_id) -> HttpResponse:
+    therapist = get_therapist(request)
+    client = practice_client(therapist, public_id)
+    form = ClientForm(request.POST or None, instance=client, practice=therapist.practice)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Saved.")
+        return redirect("therapist-client", public_id=client.public_id)
+    return render(request, "therapist/client_form.html", {"form": form, "client": client})
+
+
+@therapist_required
+def client_detail(request: HttpRequest, public_id) -> HttpResponse:
+    therapist = get_therapist(request)
+    client = practice_client(therapist, public_id)
+    plan = selectors.client_active_plan(client)
+    context = {
+        "client": client,
+        "plan": plan,
+        "sessions": client.sessions.select_related("therapist")[:20],
+        "link": emails.client_link(client),
+        "phase_form": PhaseForm(
+            initial={"phase": plan.phase, "pinned": plan.phase_pinned} if plan else None
+        ),
+        "phase_changes": plan.phase_changes.select_related("by")[:20] if plan else [],
+    }
+    return render(request, "therapist/client_detail.html", context)
+
+
+@therapist_required
+def session_assign(request: HttpRequest, public_id) -> HttpResponse:
+    """Record a session and assign the plan: one short form."""
+    therapist = get_therapist(request)
+    client = practice_client(therapist, public_id)
+    protocols = list(
+        Protocol.objects.filter(practice=therapist.practice).prefetch_related("steps__exercise")
+    )
+    if not protocols:
+        return render(request, "therapist/no_protocol.html", {"client": client})
+    form = SessionPlanForm(
+        request.POST or None,
+        practice=therapist.practice,
+        initial={"protocol": protocols[0]},
+    )
+    tweak_forms = {
+        protocol.id: [
+            (step, _tweak_form(request, step)) for step in protocol.steps.all()
+        ]
+        for protocol in protocols
+    }
+    if request.method == "POST" and form.is_valid():
+        protocol = form.cleaned_data["protocol"]
+        chosen = tweak_forms[protocol.id]
+        if all(tweak.is_valid() for _, tweak in chosen):
+            plan = _record_and_assign(therapist, client, form.cleaned_data, chosen)
+            if form.cleaned_data["send_link"]:
+                transaction.on_commit(lambda: emails.plan_link_send(client=client, first=True))
+                messages.success(request, f"Plan assigned. {client.first_name} has been emailed their link.")
+            else:
+                messages.success(request, "Plan assigned. Copy the client's link below to share it.")
+            return redirect("therapist-client", public_id=plan.client.public_id)
+    return render(
+        request,
+        "therapist/session_form.html",
+        {
+            "client": client,
+            "form": form,
+            "tweak_sections": [(p, tweak_forms[p.id]) for p in protocols],
+        },
+    )
+
+
+def _tweak_form(request: HttpRequest, step) -> StepTweakForm:
+    initial = {
+        "include": True,
+        "flare": step.flare,
+        "subsiding": step.subsiding,
+        "maintenance": step.maintenance,
+    }
+    prefix = f"step-{step.id}"
+    if request.method == "POST":
+        return StepTweakForm(request.POST, prefix=prefix, initial=initial)
+    return StepTweakForm(prefix=prefix, initial=initial)
+
+
+@transaction.atomic
+def _record_and_assign(therapist, client: Client, data: dict, chosen) -> object:
+    session = people.session_record(
+        client=client, therapist=therapist, date=data["date"], notes=data["notes"]
+    )
+    tweaks = {
+        step.id: services.StepTweak(**tweak.cleaned_data) for step, tweak in chosen
+    }
+    return services.plan_assign(
+        client=client,
+        protocol=data["protocol"],
+        by=therapist,
+        phase=Phase(data["phase"]),
+        session=session,
+        tweaks=tweaks,
+    )
+
+
+@therapist_required
+def library_install(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("therapist-exercises")
+    services.library_install(practice=get_therapist(request).practice)
+    messages.success(request, "The low-back plan is now in your library.")
+    return redirect(_safe_next(request, "back") or "therapist-exercises")
+
+
+@therapist_required
+@require_POST
+def link_send(request: HttpRequest, public_id) -> HttpResponse:
+    client = practice_client(get_therapist(request), public_id)
+    emails.plan_link_send(client=client)
+    messages.success(request, f"A new link is on its way to {client.email}.")
+    return redirect("therapist-client", public_id=client.public_id)
+
+
+@therapist_required
+@require_POST
+def link_revoke(request: HttpRequest, public_id) -> HttpResponse:
+    client = practice_client(get_therapist(request), public_id)
+    people.client_links_revoke(client=client)
+    messages.success(
+        request,
+        f"All of {client.first_name}'s links are revoked and their phone is logged out. "
+        "Send a new link when they need one.",
+    )
+    return redirect("therapist-client", public_id=client.public_id)
+
+
+@therapist_required
+def plan_edit(request: HttpRequest, public_id) -> HttpResponse:
+    client = practice_client(get_therapist(request), public_id)
+    plan = selectors.client_active_plan(client)
+    if plan is None:
+        messages.info(request, "No active plan yet: record a session to assign one.")
+        return redirect("therapist-session", public_id=client.public_id)
+    StepFormSet = modelformset_factory(PlanStep, form=PlanStepForm, extra=0)
+    formset = StepFormSet(
+        request.POST or None, queryset=PlanStep.objects.filter(plan=plan).order_by("order", "id")
+    )
+    if request.method == "POST" and formset.is_valid():
+        formset.save()
+        messages.success(request, "Plan steps saved. The client's Today page shows them now.")
+        return redirect("therapist-client", public_id=client.public_id)
+    return render(
+        request, "therapist/plan_edit.html", {"client": client, "plan": plan, "formset": formset}
+    )
+
+
+@therapist_required
+@require_POST
+def plan_end(request: HttpRequest, public_id) -> HttpResponse:
+    client = practice_client(get_therapist(request), public_id)
+    plan = selectors.client_active_plan(client)
+    if plan is not None:
+        services.plan_end(plan=plan)
+        messages.success(request, "Plan ended. No more reminders will be sent for it.")
+    return redirect("therapist-client", public_id=client.public_id)
+
+
+@therapist_required
+@require_POST
+def phase_set(request: HttpRequest, public_id) -> HttpResponse:
+    therapist = get_therapist(request)
+    client = practice_client(therapist, public_id)
+    plan = selectors.client_active_plan(client)
+    form = PhaseForm(request.POST)
+    if plan is None or not form.is_valid():
+        messages.error(request, "Choose a phase from the list.")
+        return redirect("therapist-client", public_id=client.public_id)
+    phase = Phase(form.cleaned_data["phase"])
+    services.phase_set(
+        plan=plan,
+        phase=phase,
+        pinned=form.cleaned_data["pinned"],
+        by=therapist.user,
+        reason=form.cleaned_data["reason"],
+        cause=PhaseChange.Cause.THERAPIST,
+    )
+    messages.success(request, f"Phase set to {phase.label}.")
+    return redirect("therapist-client", public_id=client.public_id)
+
+
+@therapist_required
+def exercises(request: HttpRequest) -> HttpResponse:
+    practice = get_therapist(request).practice
+    return render(
+        request,
+        "therapist/exercises.html",
+        {"exercises": Exercise.objects.filter(practice=practice)},
+    )
+
+
+@therapist_required
+def exercise_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    practice = get_therapist(request).practice
+    exercise = get_object_or_404(Exercise, practice=practice, pk=pk) if pk else None
+    form = ExerciseForm(request.POST or None, instance=exercise)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save(commit=False)
+        saved.practice = practice
+        saved.save()
+        messages.success(
+            request,
+            f"“{saved.name}” saved. Plans assigned from now on use it; "
+            "existing plans keep their own copy.",
+        )
+        return redirect(reverse("therapist-exercises"))
+    return render(request, "therapist/exercise_form.html", {"form": form, "exercise": exercise})

@@ -1,0 +1,199 @@
+"""The people: the practice, its therapists, its clients and their massage sessions.
+
+This app never imports `aftercare`; it links to aftercare pages by URL name only.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from datetime import date, time
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Everyone who logs in: therapists with email and password, clients by magic link.
+
+    A client's user has no password and an internal address, so the same person can be
+    a client of two practices without either practice learning about the other.
+    """
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+
+class Practice(models.Model):
+    name = models.CharField(max_length=200)
+    postal_address = models.TextField(
+        help_text="Shown in the footer of every email, as the law on marketing email asks."
+    )
+    booking_url = models.URLField(blank=True, help_text="Where clients book their next massage.")
+    sender_email = models.EmailField(help_text="Reminders are sent from this address.")
+    phone = models.CharField(max_length=40, blank=True)
+    emergency_number = models.CharField(
+        max_length=20, default="999", help_text="Shown on the emergency screen (112, 911, 999)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Therapist(models.Model):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="therapist")
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="therapists")
+    display_name = models.CharField(max_length=150)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+def validate_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            "“%(value)s” is not a time zone we know. Pick one from the list, e.g. Europe/London.",
+            params={"value": value},
+        )
+
+
+def zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+WEEKDAYS = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
+
+
+def validate_weekdays(value: list[int]) -> None:
+    if not isinstance(value, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in value):
+        raise ValidationError("Pick days of the week.")
+    if len(set(value)) != 3:
+        raise ValidationError("Pick exactly three different days.")
+
+
+def default_three_days() -> list[int]:
+    return [0, 2, 4]
+
+
+class Client(models.Model):
+    class Cadence(models.TextChoices):
+        WEEKLY = "weekly", "Every week"
+        FORTNIGHTLY = "fortnightly", "Every 2 weeks"
+        MONTHLY = "monthly", "Every month"
+        NONE = "none", "No regular massage"
+
+    # The public id goes into no URL a client sees; it keeps exports and logs free of
+    # guessable sequence numbers.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="clients")
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="client")
+    name = models.CharField(max_length=150)
+    email = models.EmailField()
+    phone = models.CharField(max_length=40, blank=True)
+    time_zone = models.CharField(max_length=64, default="Europe/London", validators=[validate_zone])
+    massage_cadence = models.CharField(
+        max_length=12, choices=Cadence.choices, default=Cadence.FORTNIGHTLY
+    )
+    primary_therapist = models.ForeignKey(
+        Therapist, on_delete=models.SET_NULL, null=True, blank=True, related_name="clients"
+    )
+    active = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+
+    # Contact preferences: the client changes these on their Settings page.
+    morning_time = models.TimeField(default=time(8, 0))
+    evening_time = models.TimeField(default=time(19, 0))
+    reset_weekday = models.PositiveSmallIntegerField(
+        choices=WEEKDAYS, default=6, validators=[MaxValueValidator(6)]
+    )
+    three_x_days = models.JSONField(default=default_three_days, validators=[validate_weekdays])
+    quiet_start = models.TimeField(default=time(21, 0))
+    quiet_end = models.TimeField(default=time(7, 30))
+    paused_until = models.DateField(null=True, blank=True)
+    routine_emails = models.BooleanField(default=True)
+    booking_emails = models.BooleanField(default=True)
+
+    links_revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "email"], name="client_email_per_practice")
+        ]
+        indexes = [models.Index(fields=["practice", "active"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+    def is_paused(self, today: date) -> bool:
+        return self.paused_until is not None and today <= self.paused_until
+
+    def local_today(self) -> date:
+        return timezone.now().astimezone(zoneinfo.ZoneInfo(self.time_zone)).date()
+
+
+class MassageSession(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="sessions")
+    therapist = models.ForeignKey(
+        Therapist, on_delete=models.SET_NULL, null=True, related_name="sessions"
+    )
+    date = models.DateField(default=timezone.localdate)
+    notes = models.TextField(blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(
+        default=60, validators=[MinValueValidator(10), MaxValueValidator(240)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.client} on {self.date:%d %b %Y}"
