@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -96,7 +98,8 @@ class SessionPlanForm(forms.Form):
     """Record a session and assign the plan in one go."""
 
     date = forms.DateField(
-        initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
+        initial=timezone.localdate,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     notes = forms.CharField(
         required=False,
@@ -120,7 +123,7 @@ class SessionPlanForm(forms.Form):
 
     def clean_date(self):
         day = self.cleaned_data["date"]
-        if day > timezone.localdate() + timezone.timedelta(days=1):
+        if day > timezone.localdate() + timedelta(days=1):
             raise ValidationError("The session date can't be in the future.")
         return day
 
@@ -137,7 +140,20 @@ class StepTweakForm(forms.Form):
     maintenance = forms.ChoiceField(choices=FREQUENCY_CHOICES, label="Maintenance")
 
 
+def video_field() -> forms.URLField:
+    # The model field's validator still runs: only YouTube, Vimeo or MP4 on allowed hosts.
+    return forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Video link",
+        help_text="A YouTube or Vimeo link, or the https address of an MP4 file.",
+    )
+
+
 class PlanStepForm(forms.ModelForm):
+    video_url = video_field()
+
     class Meta:
         model = PlanStep
         fields = ["skipped", "personal_note", "flare", "subsiding", "maintenance", "video_url"]
@@ -154,6 +170,8 @@ class PhaseForm(forms.Form):
 
 
 class ExerciseForm(forms.ModelForm):
+    video_url = video_field()
+
     class Meta:
         model = Exercise
         fields = [

@@ -1,0 +1,97 @@
+"""Shared fixtures.
+
+Tests that need a real service (PostgreSQL, Redis, Chromium, a Celery worker) ask for it
+with `require_service("postgres")` & co. Without the service they skip with the reason;
+with REQUIRE_SERVICES=1 (set by .ci/run) they fail instead, so CI proves they ran.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+from tests import factories
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _service_missing(name: str) -> str | None:
+    """Why the service is unusable here, or None when it is available."""
+    if name == "postgres":
+        return None if connection.vendor == "postgresql" else "DATABASE_URL is not PostgreSQL"
+    if name == "redis":
+        if not settings.REDIS_URL:
+            return "REDIS_URL is not set"
+        try:
+            import redis
+
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+        except Exception as error:  # any failure means: not usable here
+            return f"Redis at REDIS_URL does not answer ({error})"
+        return None
+    if name == "chromium":
+        return None if os.path.exists(CHROMIUM) else f"no Chromium at {CHROMIUM}"
+    raise ValueError(f"unknown service {name}")
+
+
+@pytest.fixture
+def require_service():
+    def require(name: str) -> None:
+        reason = _service_missing(name)
+        if reason is None:
+            return
+        if settings.REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES is set but {name} is unavailable: {reason}")
+        pytest.skip(reason)
+
+    return require
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings):
+    # A fast hasher for tests; rate-limit counters never leak from one test to the next.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.SITE_URL = "http://testserver"
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def practice(db):
+    return factories.practice_with_library()
+
+
+@pytest.fixture
+def therapist(practice):
+    return factories.TherapistFactory(practice=practice)
+
+
+@pytest.fixture
+def client_person(practice, therapist):
+    """A client of the practice (named so it doesn't clash with Django's test `client`)."""
+    return factories.ClientFactory(practice=practice, primary_therapist=therapist)
+
+
+@pytest.fixture
+def plan(client_person, therapist):
+    return factories.plan_for(client_person, therapist)
+
+
+@pytest.fixture
+def therapist_client(client, therapist):
+    """Django's test client logged in as the therapist."""
+    client.force_login(therapist.user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+@pytest.fixture
+def phone(client, client_person):
+    """Django's test client logged in as the client, as after opening the emailed link."""
+    client.force_login(client_person.user, backend="sesame.backends.ModelBackend")
+    return client

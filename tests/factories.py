@@ -1,0 +1,64 @@
+"""factory-boy factories that go through the same services the app uses."""
+
+from __future__ import annotations
+
+import factory
+
+from aftercare import services
+from aftercare.models import Plan, Protocol
+from aftercare.phases import Phase
+from clients import services as people
+from clients.models import Client, Practice, Therapist
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+class PracticeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Practice
+
+    name = factory.Sequence(lambda n: f"Practice {n}")
+    postal_address = "1 High Street\nBristol"
+    sender_email = factory.Sequence(lambda n: f"hello@practice{n}.example")
+    booking_url = "https://practice.example/book"
+
+
+def practice_with_library() -> Practice:
+    practice = PracticeFactory()
+    services.library_install(practice=practice)
+    return practice
+
+
+class TherapistFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Therapist
+
+    practice = factory.SubFactory(PracticeFactory)
+    display_name = factory.Sequence(lambda n: f"Therapist {n}")
+    email = factory.Sequence(lambda n: f"therapist{n}@example.com")
+    password = DEFAULT_PASSWORD
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return people.therapist_create(**kwargs)
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+
+    practice = factory.SubFactory(PracticeFactory)
+    name = factory.Sequence(lambda n: f"Client Person{n}")
+    email = factory.Sequence(lambda n: f"client{n}@example.com")
+    time_zone = "Europe/London"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return people.client_create(**kwargs)
+
+
+def plan_for(client: Client, therapist: Therapist, phase: Phase = Phase.FLARE) -> Plan:
+    protocol = Protocol.objects.filter(practice=client.practice).first()
+    if protocol is None:
+        protocol = services.library_install(practice=client.practice)
+    return services.plan_assign(client=client, protocol=protocol, by=therapist, phase=phase)

@@ -1,0 +1,50 @@
+"""In a real browser at phone size: the client opens the emailed link, plays a video and
+ticks a step done."""
+
+from __future__ import annotations
+
+import pytest
+from sesame.utils import get_query_string
+
+from aftercare.models import Completion, PlanStep
+from tests import factories
+from tests.browser import PHONE, browser_page, screenshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_opens_the_link_plays_a_video_and_ticks_a_step(require_service, live_server):
+    require_service("chromium")
+    practice = factories.practice_with_library()
+    therapist = factories.TherapistFactory(practice=practice)
+    person = factories.ClientFactory(practice=practice, name="Dana Brook")
+    plan = factories.plan_for(person, therapist)
+    si_reset = PlanStep.objects.get(plan=plan, name="Passive SI reset")
+    si_reset.video_url = "https://youtu.be/dQw4w9WgXcQ"
+    si_reset.save()
+    link = f"{live_server.url}/c/login/{get_query_string(person.user)}"
+
+    with browser_page(PHONE) as page:
+        page.goto(link)
+        assert "sesame" not in page.url, "the token must leave the address bar"
+        assert page.url.endswith("/c/")
+        page.get_by_role("heading", name="Hi Dana").wait_for()
+        morning = page.locator("section.slot").first
+        assert morning.locator("h3").first.inner_text().startswith("Heat first")
+        screenshot(page, "client-today-phone")
+
+        morning.get_by_role("link", name="Watch: Passive SI reset").click()
+        frame = morning.locator(".video-frame iframe")
+        frame.wait_for(state="attached")
+        assert frame.get_attribute("src").startswith("https://www.youtube-nocookie.com/embed/")
+
+        morning.get_by_role("button", name="Mark “Passive SI reset” done").click()
+        page.wait_for_load_state()
+        done_button = page.locator(f"#step-morning-{si_reset.id} button.btn-done")
+        assert done_button.get_attribute("aria-pressed") == "true"
+        screenshot(page, "client-today-ticked")
+
+        # The page at phone width must not scroll sideways.
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    assert Completion.objects.filter(step=si_reset, slot="morning").count() == 1
