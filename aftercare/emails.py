@@ -66,3 +66,24 @@ def plan_link_send(*, client: Client, first: bool = False) -> None:
         context={"client": client, "link": client_link(client), "first": first},
     )
     message.send()
+
+
+def alert_send(*, alert) -> None:
+    """Tell the client's therapist (or every therapist of the practice) at once.
+
+    The email says who and where to look, not the client's answers: details stay
+    behind the therapist's login.
+    """
+    plan = alert.plan
+    client = plan.client
+    practice = client.practice
+    therapists = [client.primary_therapist] if client.primary_therapist else []
+    therapists = therapists or list(practice.therapists.select_related("user"))
+    page = absolute(reverse("therapist-client", args=[client.public_id]))
+    for therapist in therapists:
+        make_message(
+            "therapist-alert",
+            to=therapist.user.email,
+            practice=practice,
+            context={"client": client, "therapist": therapist, "page": page, "alert": alert},
+        ).send()

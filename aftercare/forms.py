@@ -10,7 +10,8 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from aftercare.models import FREQUENCY_CHOICES, Exercise, PlanStep, Protocol
+from aftercare import safety
+from aftercare.models import FREQUENCY_CHOICES, Exercise, PlanStep, Protocol, SymptomLog
 from aftercare.phases import Phase
 from clients import throttle
 from clients.models import Client, Therapist, zone_choices
@@ -195,3 +196,119 @@ class NewLinkForm(forms.Form):
         label="Your email address",
         widget=forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email"}),
     )
+
+
+PAIN_CHOICES = [(n, str(n)) for n in range(11)]
+WORSE_BY_CHOICES = [(1, "A little (about 1 point)"), (2, "A lot (2 points or more)")]
+
+
+class CheckinForm(forms.Form):
+    """The symptom check-in. Safety first: a "yes" there stops the rest of the form."""
+
+    warning = forms.ChoiceField(
+        label="Do you have any of the warning signs?",
+        choices=[("no", "No, none of them"), ("yes", "Yes")],
+        widget=forms.RadioSelect,
+        error_messages={"required": "Please answer this first: it keeps you safe."},
+    )
+    safety_signs = forms.MultipleChoiceField(
+        required=False,
+        choices=[(k, t) for k, t in safety.EMERGENCY_SIGNS + safety.DOCTOR_SIGNS],
+        widget=forms.CheckboxSelectMultiple,
+        label="Which ones?",
+    )
+    pain_now = forms.TypedChoiceField(
+        required=False, coerce=int, choices=PAIN_CHOICES, widget=forms.RadioSelect,
+        label="Pain right now",
+    )
+    worst_pain = forms.TypedChoiceField(
+        required=False, coerce=int, choices=PAIN_CHOICES, widget=forms.RadioSelect,
+        label="Worst pain since your last check-in",
+    )
+    compared = forms.ChoiceField(
+        required=False, choices=SymptomLog.Compared.choices, widget=forms.RadioSelect,
+        label="Compared with last time",
+    )
+    legs = forms.ChoiceField(
+        required=False, choices=SymptomLog.Legs.choices, widget=forms.RadioSelect,
+        label="Pain, numbness or tingling in your legs",
+    )
+    steps_done = forms.TypedMultipleChoiceField(
+        required=False, coerce=int, widget=forms.CheckboxSelectMultiple,
+        label="Which steps did you do since last time?",
+    )
+    worse_steps = forms.TypedMultipleChoiceField(
+        required=False, coerce=int, widget=forms.CheckboxSelectMultiple,
+        label="Did any step make your pain worse?",
+    )
+    worse_by = forms.TypedChoiceField(
+        required=False, coerce=int, choices=WORSE_BY_CHOICES, widget=forms.RadioSelect,
+        empty_value=0, label="How much worse?",
+    )
+    sleep = forms.ChoiceField(
+        required=False, choices=SymptomLog.Sleep.choices, widget=forms.RadioSelect,
+        label="Last night",
+    )
+    note = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Anything to tell your therapist? (optional)",
+    )
+    flare_tap = forms.BooleanField(required=False, label="I'm having a flare")
+    gone_tap = forms.BooleanField(required=False, label="My symptoms are gone")
+    submission_key = forms.UUIDField(widget=forms.HiddenInput)
+
+    REQUIRED_WITHOUT_WARNING = ("pain_now", "worst_pain", "compared", "legs", "sleep")
+
+    def __init__(self, *args, steps, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(step.id, step.name) for step in steps]
+        self.fields["steps_done"].choices = choices
+        self.fields["worse_steps"].choices = choices
+
+    def clean(self):
+        data = super().clean()
+        if data.get("warning") == "yes":
+            if not data.get("safety_signs"):
+                self.add_error("safety_signs", "Tick the sign or signs you have.")
+            return data
+        if data.get("warning") != "no":
+            return data
+        for name in self.REQUIRED_WITHOUT_WARNING:
+            if data.get(name) in (None, ""):
+                self.add_error(name, "Please choose one.")
+        if data.get("worse_steps") and not data.get("worse_by"):
+            self.add_error("worse_by", "Tell us roughly how much worse.")
+        if data.get("flare_tap") and data.get("gone_tap"):
+            self.add_error("gone_tap", "Choose either a flare or symptoms gone, not both.")
+        worst, now = data.get("worst_pain"), data.get("pain_now")
+        if data.get("gone_tap") and worst is not None and worst > 1:
+            self.add_error(
+                "gone_tap",
+                f"Your worst pain was {worst}. “Gone” means a worst pain of 0 or 1; "
+                "untick this or change your answer.",
+            )
+        if worst is not None and now is not None and now > worst:
+            self.add_error(
+                "worst_pain", "Your worst pain can't be lower than your pain right now."
+            )
+        return data
+
+    def answers(self) -> dict:
+        """What the log stores: only the safety signs when a sign was ticked."""
+        data = self.cleaned_data
+        if data["warning"] == "yes":
+            return {"safety_signs": data["safety_signs"]}
+        return {
+            "safety_signs": [],
+            "pain_now": data["pain_now"],
+            "worst_pain": data["worst_pain"],
+            "compared": data["compared"],
+            "legs": data["legs"],
+            "sleep": data["sleep"],
+            "steps_done": data["steps_done"],
+            "worse_steps": data["worse_steps"],
+            "worse_by": data["worse_by"] if data["worse_steps"] else 0,
+            "note": data["note"],
+            "flare_tap": data["flare_tap"],
+            "gone_tap": data["gone_tap"],
+        }

@@ -203,3 +203,89 @@ class PhaseChange(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+class SymptomLog(models.Model):
+    """One check-in. Pain on the 0-10 numeric rating scale (NPRS, free to use).
+
+    A "yes" to a safety question ends the form: such a log has no pain answers.
+    """
+
+    class Compared(models.TextChoices):
+        MUCH_BETTER = "much_better", "Much better"
+        BETTER = "better", "Better"
+        SAME = "same", "About the same"
+        WORSE = "worse", "Worse"
+        MUCH_WORSE = "much_worse", "Much worse"
+
+    class Legs(models.TextChoices):
+        NONE = "none", "No leg symptoms"
+        ONE = "one", "In one leg"
+        BOTH = "both", "In both legs"
+
+    class Sleep(models.TextChoices):
+        FINE = "fine", "Slept fine"
+        WOKEN = "woken", "Woken by pain"
+
+    class Safety(models.TextChoices):
+        NONE = "none", "No warning signs"
+        DOCTOR = "doctor", "See a doctor today"
+        EMERGENCY = "emergency", "Emergency"
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="logs")
+    at = models.DateTimeField(default=timezone.now)
+    day = models.DateField(help_text="The client's local date.")
+    safety = models.CharField(max_length=10, choices=Safety.choices, default=Safety.NONE)
+    safety_signs = models.JSONField(default=list, blank=True)
+    pain_now = models.PositiveSmallIntegerField(null=True, validators=[MaxValueValidator(10)])
+    worst_pain = models.PositiveSmallIntegerField(null=True, validators=[MaxValueValidator(10)])
+    compared = models.CharField(max_length=12, choices=Compared.choices, blank=True)
+    legs = models.CharField(max_length=5, choices=Legs.choices, blank=True)
+    sleep = models.CharField(max_length=5, choices=Sleep.choices, blank=True)
+    steps_done = models.JSONField(default=list, blank=True)
+    worse_steps = models.JSONField(default=list, blank=True)
+    worse_by = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(10)])
+    note = models.TextField(blank=True, max_length=2000)
+    flare_tap = models.BooleanField(default=False)
+    gone_tap = models.BooleanField(default=False)
+    # The form's one-time key: a double tap on Save finds the first log, not a second.
+    submission_key = models.UUIDField(unique=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["plan", "at"])]
+
+
+class Alert(models.Model):
+    """Something the therapist should look at; open until they mark it handled."""
+
+    # Higher comes first on the dashboard.
+    SEVERITY = {
+        "safety_emergency": 100,
+        "safety_doctor": 90,
+        "flare_over_7_days": 60,
+        "worse_three_times": 50,
+        "step_raised_pain": 40,
+        "no_maintenance_6_weeks": 30,
+        "no_log": 20,
+    }
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=40)
+    severity = models.PositiveSmallIntegerField(default=0)
+    message = models.CharField(max_length=400)
+    step = models.ForeignKey(PlanStep, on_delete=models.SET_NULL, null=True, blank=True)
+    log = models.ForeignKey(SymptomLog, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        "clients.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-severity", "-created_at"]
+        indexes = [models.Index(fields=["plan", "resolved_at"])]
+
+    @property
+    def is_safety(self) -> bool:
+        return self.kind.startswith("safety_")

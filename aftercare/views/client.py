@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -13,8 +14,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from sesame.views import LoginView
 
-from aftercare import emails, selectors, services
-from aftercare.forms import NewLinkForm
+from aftercare import checkins, emails, safety, selectors, services
+from aftercare.forms import CheckinForm, NewLinkForm
 from aftercare.phases import PHASE_SENTENCES, Phase
 from aftercare.schedule import SlotName
 from aftercare.views.access import client_ip, client_required
@@ -162,4 +163,78 @@ def warning_signs(request: HttpRequest) -> HttpResponse:
     client = getattr(request.user, "client", None) if request.user.is_authenticated else None
     request.client = client
     practice = client.practice if client else None
-    return render(request, "client/warning_signs.html", {"practice": practice})
+    return render(
+        request,
+        "client/warning_signs.html",
+        {
+            "practice": practice,
+            "emergency_signs": safety.EMERGENCY_SIGNS,
+            "doctor_signs": safety.DOCTOR_SIGNS,
+        },
+    )
+
+
+@client_required
+def checkin(request: HttpRequest) -> HttpResponse:
+    """The symptom check-in (safety questions first)."""
+    client: Client = request.client
+    plan = selectors.client_active_plan(client)
+    if plan is None:
+        return render(request, "client/no_plan.html", {"client": client})
+    if plan.phase == Phase.HOLD:
+        return redirect("client-safety")
+    steps = [step for step in plan.steps.all() if step.in_routine and not step.is_heat]
+    initial = {
+        "submission_key": uuid.uuid4(),
+        "flare_tap": request.GET.get("flare") == "1",
+        "gone_tap": request.GET.get("gone") == "1",
+    }
+    form = CheckinForm(request.POST or None, steps=steps, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        result = checkins.symptom_log_create(
+            plan=plan,
+            submission_key=form.cleaned_data["submission_key"],
+            answers=form.answers(),
+        )
+        if result.log.safety != "none":
+            return redirect("client-safety")
+        _say_what_changed(request, result)
+        return redirect("client-today")
+    return render(
+        request,
+        "client/checkin.html",
+        {"client": client, "plan": plan, "form": form, "practice": client.practice},
+    )
+
+
+def _say_what_changed(request: HttpRequest, result) -> None:
+    decision = result.decision
+    if result.duplicate or decision is None or not decision.changed:
+        messages.success(request, "Thanks, your check-in is saved.")
+        return
+    messages.success(
+        request,
+        f"Thanks, your check-in is saved. Your plan has moved to {decision.phase.label}: "
+        f"{PHASE_SENTENCES[decision.phase]}",
+    )
+
+
+@client_required
+def safety_screen(request: HttpRequest) -> HttpResponse:
+    """What to do now, after a "yes" to a warning sign: emergency or see a doctor today."""
+    client: Client = request.client
+    plan = selectors.client_active_plan(client)
+    if plan is None or plan.phase != Phase.HOLD:
+        return redirect("client-today")
+    last = (
+        plan.logs.filter(at__gte=plan.phase_since).exclude(safety="none").order_by("-at").first()
+    )
+    if last is None:  # paused by the therapist, not by a warning sign: Today explains
+        return redirect("client-today")
+    level = last.safety
+    signs = [safety.SIGN_TEXT[key] for key in last.safety_signs if key in safety.SIGN_TEXT]
+    return render(
+        request,
+        "client/safety.html",
+        {"client": client, "practice": client.practice, "level": level, "signs": signs},
+    )

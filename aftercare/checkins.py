@@ -1,0 +1,141 @@
+"""Check-ins: save a symptom log, let the taper decide the phase, raise alerts.
+
+The rules live in the pure `taper` module; this module only translates rows to its
+plain data and writes down what it decided.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from aftercare import emails, taper
+from aftercare.models import Alert, PhaseChange, Plan, PlanStep, SymptomLog
+from aftercare.phases import Phase
+from aftercare.safety import safety_level
+
+
+@dataclass
+class CheckinResult:
+    log: SymptomLog
+    decision: taper.Decision | None = None
+    new_alerts: list[Alert] = field(default_factory=list)
+    duplicate: bool = False
+
+
+def plan_state(plan: Plan) -> taper.PlanState:
+    return taper.PlanState(
+        phase=Phase(plan.phase),
+        phase_since=plan.phase_since,
+        started=plan.started_at,
+        pinned=plan.phase_pinned,
+        maintenance_days=plan.maintenance_days,
+    )
+
+
+def log_entry(log: SymptomLog) -> taper.LogEntry:
+    return taper.LogEntry(
+        at=log.at,
+        day=log.day,
+        pain_now=log.pain_now or 0,
+        worst_pain=log.worst_pain or 0,
+        compared=taper.Compared(log.compared or taper.Compared.SAME),
+        safety=taper.Safety(log.safety),
+        flare_tap=log.flare_tap,
+        gone_tap=log.gone_tap,
+        worse_step_keys=tuple(log.worse_steps),
+        worse_by=log.worse_by,
+    )
+
+
+def symptom_log_create(
+    *, plan: Plan, submission_key: uuid.UUID, answers: dict, now: datetime | None = None
+) -> CheckinResult:
+    """Save one check-in and apply what it means. A repeated submission_key (a double tap)
+    returns the first log and changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Lock the plan: two check-ins at once are decided one after the other.
+        plan = Plan.objects.select_for_update().get(pk=plan.pk)
+        existing = SymptomLog.objects.filter(submission_key=submission_key).first()
+        if existing is not None:
+            return CheckinResult(log=existing, duplicate=True)
+        signs = list(answers.get("safety_signs", []))
+        log = SymptomLog.objects.create(
+            plan=plan,
+            at=now,
+            day=plan.client.local_today(),
+            submission_key=submission_key,
+            safety=safety_level(signs),
+            safety_signs=signs,
+            **{k: v for k, v in answers.items() if k != "safety_signs"},
+        )
+        return _apply(plan, log, now)
+
+
+def _apply(plan: Plan, log: SymptomLog, now: datetime) -> CheckinResult:
+    history = [log_entry(row) for row in plan.logs.order_by("at", "id")]
+    state = plan_state(plan)
+    decision = taper.next_phase(state, history, now)
+    if decision.changed:
+        cause = PhaseChange.Cause.CLIENT if log.flare_tap or log.gone_tap else PhaseChange.Cause.LOG
+        _phase_change(plan, decision, cause, now)
+        state = plan_state(plan)
+    new_alerts = _raise(plan, taper.alerts(state, history, now), log, now)
+    return CheckinResult(log=log, decision=decision, new_alerts=new_alerts)
+
+
+def _phase_change(plan: Plan, decision: taper.Decision, cause: str, now: datetime) -> None:
+    PhaseChange.objects.create(
+        plan=plan,
+        from_phase=plan.phase,
+        to_phase=decision.phase,
+        rule=decision.rule,
+        reason=decision.reason[:300],
+        cause=cause,
+        at=now,
+    )
+    plan.phase = decision.phase
+    plan.phase_since = now
+    plan.save(update_fields=["phase", "phase_since"])
+
+
+def _raise(plan: Plan, found: list[taper.Alert], log: SymptomLog, now: datetime) -> list[Alert]:
+    """Store the alerts not already open; pause a step that raised pain (TAPER.md)."""
+    open_keys = set(plan.alerts.filter(resolved_at=None).values_list("kind", "step_id"))
+    created = []
+    for alert in found:
+        if (alert.kind, alert.step_key) in open_keys:
+            continue
+        step = None
+        if alert.step_key is not None:
+            step = PlanStep.objects.filter(plan=plan, pk=alert.step_key).first()
+            if step is None:
+                continue  # not this plan's step: ignore rather than trust the form
+            PlanStep.objects.filter(pk=step.pk, paused_at=None).update(paused_at=now)
+        created.append(
+            Alert.objects.create(
+                plan=plan,
+                kind=alert.kind,
+                severity=Alert.SEVERITY.get(alert.kind, 10),
+                message=alert.message[:400],
+                step=step,
+                log=log,
+                created_at=now,
+            )
+        )
+        open_keys.add((alert.kind, alert.step_key))
+    for alert in created:
+        if alert.is_safety:
+            transaction.on_commit(lambda alert=alert: emails.alert_send(alert=alert))
+    return created
+
+
+def alert_resolve(*, alert: Alert, by) -> None:
+    Alert.objects.filter(pk=alert.pk, resolved_at=None).update(
+        resolved_at=timezone.now(), resolved_by=by
+    )
