@@ -154,6 +154,14 @@ def video_field() -> forms.URLField:
 
 class PlanStepForm(forms.ModelForm):
     video_url = video_field()
+    resume = forms.BooleanField(
+        required=False, label="Put back in the routine (it was paused: it raised pain)"
+    )
+
+    def save(self, commit: bool = True) -> PlanStep:
+        if self.cleaned_data.get("resume"):
+            self.instance.paused_at = None
+        return super().save(commit)
 
     class Meta:
         model = PlanStep

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from aftercare import videos
 from aftercare.phases import Frequency, Phase
+from aftercare.safety import SIGN_TEXT
 from clients.models import Client, MassageSession, Practice, Therapist
 
 
@@ -254,6 +255,10 @@ class SymptomLog(models.Model):
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["plan", "at"])]
+
+    @property
+    def safety_sign_texts(self) -> list[str]:
+        return [SIGN_TEXT.get(key, key) for key in self.safety_signs]
 
 
 class Alert(models.Model):

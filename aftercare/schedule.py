@@ -112,12 +112,12 @@ def slots_for_day(
     steps: Sequence[StepDue], prefs: Preferences, zone: str, day: date, phase: Phase
 ) -> list[Slot]:
     """The day's routine slots in order: at most a morning and an evening one."""
-    tz = _zone(zone)
+    _zone(zone)  # an unknown zone is an error even for a paused plan
     if phase is Phase.HOLD:  # a paused plan has no routine and sends no reminders
         return []
     slots: list[Slot] = []
     for name in _SLOT_ORDER:
-        slot = _slot(steps, prefs, zone, tz, day, name)
+        slot = _slot(steps, prefs, zone, day, name)
         if slot is None:
             continue
         if slots and slot.utc <= slots[-1].utc:
@@ -159,19 +159,18 @@ def _slot(
     steps: Sequence[StepDue],
     prefs: Preferences,
     zone: str,
-    tz: ZoneInfo,
     day: date,
     name: SlotName,
 ) -> Slot | None:
     due = [step for step in steps if _due(step, name, day, prefs)]
     # A slot exists only for the routine itself; heat alone is not a reason to email.
-    if not any(not _goes_before(step) for step in due):
+    if all(_goes_before(step) for step in due):
         return None
     ordered = tuple(s for s in due if _goes_before(s)) + tuple(
         s for s in due if not _goes_before(s)
     )
     at = prefs.morning if name is SlotName.MORNING else prefs.evening
-    local = local_to_utc(day, at, zone).astimezone(tz)
+    local = local_to_utc(day, at, zone).astimezone(_zone(zone))
     return Slot(
         day=day, name=name, local=local, utc=_reminder_utc(local, prefs, zone), steps=ordered
     )

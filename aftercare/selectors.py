@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
-from aftercare import schedule
-from aftercare.models import Completion, Plan, PlanStep
+from aftercare import progress, schedule
+from aftercare.models import Alert, Completion, Plan, PlanStep, SymptomLog
 from aftercare.phases import Phase
 from clients.models import Client, Practice
 
@@ -100,10 +101,107 @@ def plan_day(plan: Plan, client: Client, day: date) -> TodayView:
     return TodayView(plan=plan, day=day, slots=views, next_slot=next_slot)
 
 
+NO_LOG_AFTER = timedelta(days=2)  # TAPER.md: 2 days without a log in Flare or Subsiding
+
+
+@dataclass
+class DashboardRow:
+    client: Client
+    phase: str | None
+    pinned: bool
+    attention: int  # 0 = fine; higher = look first (Alert.SEVERITY)
+    reason: str
+    last_worst: int | None
+    last_at: datetime | None
+    trend: str  # "up", "down", "same" or ""
+
+    @property
+    def phase_label(self) -> str:
+        return Phase(self.phase).label if self.phase else ""
+
+
 def practice_clients(practice: Practice, query: str = "") -> QuerySet[Client]:
-    clients = Client.objects.filter(practice=practice).prefetch_related(
-        Prefetch("plans", queryset=Plan.objects.filter(ended_at=None), to_attr="active_plans")
+    """The practice's clients with what the dashboard shows, in one query."""
+    plan = Plan.objects.filter(client=OuterRef("pk"), ended_at=None)
+    alert = Alert.objects.filter(
+        plan__client=OuterRef("pk"), plan__ended_at=None, resolved_at=None
+    ).order_by("-severity", "-created_at")
+    logs = SymptomLog.objects.filter(
+        plan__client=OuterRef("pk"), worst_pain__isnull=False
+    ).order_by("-at")
+    clients = Client.objects.filter(practice=practice).annotate(
+        plan_phase=Subquery(plan.values("phase")[:1]),
+        plan_since=Subquery(plan.values("phase_since")[:1]),
+        plan_pinned=Subquery(plan.values("phase_pinned")[:1]),
+        alert_severity=Subquery(alert.values("severity")[:1]),
+        alert_message=Subquery(alert.values("message")[:1]),
+        last_worst=Subquery(logs.values("worst_pain")[:1]),
+        last_at=Subquery(logs.values("at")[:1]),
+        before_worst=Subquery(logs.values("worst_pain")[1:2]),
     )
     if query:
         clients = clients.filter(Q(name__icontains=query) | Q(email__icontains=query))
     return clients.order_by("-active", "name")
+
+
+def dashboard_rows(practice: Practice, query: str = "", now: datetime | None = None) -> list[DashboardRow]:
+    """Clients ordered by need of attention: open alerts first (safety at the top), then
+    no check-in for 2 days in Flare or Subsiding, then everyone else by name."""
+    now = now or timezone.now()
+    rows = [_dashboard_row(client, now) for client in practice_clients(practice, query)]
+    rows.sort(key=lambda row: (not row.client.active, -row.attention, row.client.name.lower()))
+    return rows
+
+
+def _dashboard_row(client: Client, now: datetime) -> DashboardRow:
+    attention, reason = client.alert_severity or 0, client.alert_message or ""
+    if client.plan_phase in (Phase.FLARE, Phase.SUBSIDING):
+        since = max(filter(None, [client.last_at, client.plan_since]))
+        if now - since >= NO_LOG_AFTER and attention < Alert.SEVERITY["no_log"]:
+            attention = Alert.SEVERITY["no_log"]
+            reason = f"No check-in for {(now - since).days} days"
+    trend = ""
+    if client.last_worst is not None and client.before_worst is not None:
+        change = client.last_worst - client.before_worst
+        trend = "up" if change > 0 else "down" if change < 0 else "same"
+    return DashboardRow(
+        client=client,
+        phase=client.plan_phase,
+        pinned=bool(client.plan_pinned),
+        attention=attention,
+        reason=reason,
+        last_worst=client.last_worst,
+        last_at=client.last_at,
+        trend=trend,
+    )
+
+
+@dataclass
+class ProgressView:
+    series: list[progress.DayPoint]
+    chart: progress.Chart
+    sentence: str
+
+
+def plan_progress(plan: Plan, client: Client, days: int = 30) -> ProgressView:
+    """The last `days` days of pain and routine (2 queries)."""
+    last = client.local_today()
+    first = last - timedelta(days=days - 1)
+    worst = SymptomLog.objects.filter(plan=plan, day__gte=first, worst_pain__isnull=False)
+    done = Completion.objects.filter(step__plan=plan, day__gte=first).values_list("day", flat=True)
+    series = progress.daily_series(
+        worst.values_list("day", "worst_pain"), set(done), last_day=last, days=days
+    )
+    return ProgressView(
+        series=series,
+        chart=progress.pain_chart(series),
+        sentence=progress.encouragement(series, Phase(plan.phase), plan.maintenance_days),
+    )
+
+
+def plan_logs(plan: Plan, limit: int = 30) -> list[SymptomLog]:
+    return list(plan.logs.order_by("-at")[:limit])
+
+
+def plan_open_alerts(plan: Plan) -> list[Alert]:
+    return list(plan.alerts.filter(resolved_at=None).select_related("step"))

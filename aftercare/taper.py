@@ -156,8 +156,7 @@ def alerts(state: PlanState, logs: Sequence[LogEntry], now: datetime) -> list[Al
         and now - state.started >= MAINTENANCE_REFER_AFTER
     ):
         found.append(_no_maintenance(state))
-    if _worse_in_a_row(history):
-        found.append(_worse_alert(history[-1]))
+    found += _worse_in_a_row(history)
     found += _step_alerts(newest)
     last_log_at = newest.at if newest else None
     if checkin_overdue(state.phase, last_log_at, state.phase_since, now):
@@ -380,17 +379,15 @@ def _no_maintenance(state: PlanState) -> Alert:
     return Alert("no_maintenance_6_weeks", message)
 
 
-def _worse_in_a_row(history: Sequence[LogEntry]) -> bool:
+def _worse_in_a_row(history: Sequence[LogEntry]) -> list[Alert]:
     answered = [log for log in history if log.answered_pain][-WORSE_REFER_IN_A_ROW:]
-    return len(answered) == WORSE_REFER_IN_A_ROW and all(log.compared in _WORSE for log in answered)
-
-
-def _worse_alert(newest: LogEntry) -> Alert:
+    if len(answered) < WORSE_REFER_IN_A_ROW or any(log.compared not in _WORSE for log in answered):
+        return []
     message = (
-        f'The client said "worse" on 3 check-ins in a row (the latest on {_on(newest.day)}). '
-        "Consider referring the client to a clinician."
+        f'The client said "worse" on 3 check-ins in a row (the latest on '
+        f"{_on(answered[-1].day)}). Consider referring the client to a clinician."
     )
-    return Alert("worse_three_times", message)
+    return [Alert("worse_three_times", message)]
 
 
 def _step_alerts(newest: LogEntry | None) -> list[Alert]:

@@ -16,6 +16,11 @@ urlpatterns = [
     path("t/clients/<uuid:public_id>/plan/", therapist.plan_edit, name="therapist-plan-edit"),
     path("t/clients/<uuid:public_id>/plan/end/", therapist.plan_end, name="therapist-plan-end"),
     path("t/clients/<uuid:public_id>/phase/", therapist.phase_set, name="therapist-phase"),
+    path(
+        "t/clients/<uuid:public_id>/alerts/<int:alert_id>/resolve/",
+        therapist.alert_resolve,
+        name="therapist-alert-resolve",
+    ),
     path("t/clients/<uuid:public_id>/link/send/", therapist.link_send, name="therapist-link-send"),
     path(
         "t/clients/<uuid:public_id>/link/revoke/", therapist.link_revoke, name="therapist-link-revoke"
@@ -31,6 +36,7 @@ urlpatterns = [
     path("c/done/", client.step_done, name="client-step-done"),
     path("c/check-in/", client.checkin, name="client-checkin"),
     path("c/safety/", client.safety_screen, name="client-safety"),
+    path("c/progress/", client.progress_page, name="client-progress"),
     path("c/new-link/", client.new_link, name="client-new-link"),
     path("c/forget/", client.forget_phone, name="client-forget"),
     path("c/warning-signs/", client.warning_signs, name="client-warning-signs"),

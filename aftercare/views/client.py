@@ -238,3 +238,22 @@ def safety_screen(request: HttpRequest) -> HttpResponse:
         "client/safety.html",
         {"client": client, "practice": client.practice, "level": level, "signs": signs},
     )
+
+
+@client_required
+def progress_page(request: HttpRequest) -> HttpResponse:
+    """The last 30 days: pain, the days the routine was done, one sentence from the data."""
+    client: Client = request.client
+    plan = selectors.client_active_plan(client)
+    if plan is None:
+        return render(request, "client/no_plan.html", {"client": client})
+    return render(
+        request,
+        "client/progress.html",
+        {
+            "client": client,
+            "plan": plan,
+            "practice": client.practice,
+            "progress": selectors.plan_progress(plan, client),
+        },
+    )

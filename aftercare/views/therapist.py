@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from aftercare import emails, selectors, services
+from aftercare import checkins, emails, selectors, services
 from aftercare.forms import (
     ClientForm,
     ExerciseForm,
@@ -22,7 +22,7 @@ from aftercare.forms import (
     SessionPlanForm,
     StepTweakForm,
 )
-from aftercare.models import Exercise, PhaseChange, PlanStep, Protocol
+from aftercare.models import Alert, Exercise, PhaseChange, PlanStep, Protocol
 from aftercare.phases import Phase
 from aftercare.views.access import client_ip, get_therapist, practice_client, therapist_required
 from clients import services as people
@@ -67,11 +67,11 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     therapist = get_therapist(request)
     query = request.GET.get("q", "").strip()[:100]
-    clients = selectors.practice_clients(therapist.practice, query)
+    rows = selectors.dashboard_rows(therapist.practice, query)
     return render(
         request,
         "therapist/dashboard.html",
-        {"clients": clients, "query": query, "practice": therapist.practice},
+        {"rows": rows, "query": query, "practice": therapist.practice},
     )
 
 
@@ -116,6 +116,9 @@ def client_detail(request: HttpRequest, public_id) -> HttpResponse:
             initial={"phase": plan.phase, "pinned": plan.phase_pinned} if plan else None
         ),
         "phase_changes": plan.phase_changes.select_related("by")[:20] if plan else [],
+        "alerts": selectors.plan_open_alerts(plan) if plan else [],
+        "logs": selectors.plan_logs(plan) if plan else [],
+        "progress": selectors.plan_progress(plan, client) if plan else None,
     }
     return render(request, "therapist/client_detail.html", context)
 
@@ -232,7 +235,8 @@ def plan_edit(request: HttpRequest, public_id) -> HttpResponse:
     if plan is None:
         messages.info(request, "No active plan yet: record a session to assign one.")
         return redirect("therapist-session", public_id=client.public_id)
-    StepFormSet = modelformset_factory(PlanStep, form=PlanStepForm, extra=0)
+    # edit_only: a forged TOTAL_FORMS can never create a step without a plan.
+    StepFormSet = modelformset_factory(PlanStep, form=PlanStepForm, extra=0, edit_only=True)
     formset = StepFormSet(
         request.POST or None, queryset=PlanStep.objects.filter(plan=plan).order_by("order", "id")
     )
@@ -305,3 +309,14 @@ def exercise_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         )
         return redirect(reverse("therapist-exercises"))
     return render(request, "therapist/exercise_form.html", {"form": form, "exercise": exercise})
+
+
+@therapist_required
+@require_POST
+def alert_resolve(request: HttpRequest, public_id, alert_id: int) -> HttpResponse:
+    therapist = get_therapist(request)
+    client = practice_client(therapist, public_id)
+    alert = get_object_or_404(Alert, pk=alert_id, plan__client=client)
+    checkins.alert_resolve(alert=alert, by=therapist.user)
+    messages.success(request, "Alert marked as handled.")
+    return redirect("therapist-client", public_id=client.public_id)
