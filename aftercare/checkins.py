@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,10 +29,14 @@ class CheckinResult:
 
 
 def plan_state(plan: Plan) -> taper.PlanState:
+    # The taper compares phase_since's date with the client's local log dates, so it
+    # needs the client's wall clock, not UTC (a flare begun at 8 pm in New York is that
+    # day's flare).
+    zone = ZoneInfo(plan.client.time_zone)
     return taper.PlanState(
         phase=Phase(plan.phase),
-        phase_since=plan.phase_since,
-        started=plan.started_at,
+        phase_since=plan.phase_since.astimezone(zone),
+        started=plan.started_at.astimezone(zone),
         pinned=plan.phase_pinned,
         maintenance_days=plan.maintenance_days,
     )

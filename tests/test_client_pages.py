@@ -31,7 +31,9 @@ def link_path(person) -> str:
 def slot_steps(response) -> dict[str, list[int]]:
     """The step ids of each slot on Today, in page order."""
     found: dict[str, list[int]] = {}
-    for slot, step_id in re.findall(r'id="step-(morning|evening)-(\d+)"', response.content.decode()):
+    for slot, step_id in re.findall(
+        r'id="step-(morning|evening)-(\d+)"', response.content.decode()
+    ):
         found.setdefault(slot, []).append(int(step_id))
     return found
 
@@ -292,7 +294,9 @@ def test_it_refuses_a_malformed_done(phone, client_person, plan, change):
 def test_it_refuses_a_day_out_of_range(phone, client_person, plan, days):
     day = client_person.local_today() - timedelta(days=days)
     response = phone.post(
-        reverse("client-step-done"), done_data(step_named(plan, "Passive SI reset"), day), follow=True
+        reverse("client-step-done"),
+        done_data(step_named(plan, "Passive SI reset"), day),
+        follow=True,
     )
     assert "That step couldn't be updated. Please try again from this page." in messages_of(
         response
@@ -310,9 +314,7 @@ def test_it_refuses_to_untick_a_day_out_of_range(phone, client_person, plan):
 
 def test_it_answers_get_on_done_with_405(phone, client_person, plan):
     step = step_named(plan, "Passive SI reset")
-    response = phone.get(
-        reverse("client-step-done"), done_data(step, client_person.local_today())
-    )
+    response = phone.get(reverse("client-step-done"), done_data(step, client_person.local_today()))
     assert response.status_code == 405
     assert not Completion.objects.exists()
 

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core import mail
 from django.test import Client as Browser
-from django.urls import reverse
+from django.urls import resolve, reverse
 
 from aftercare.models import Completion, Exercise, PhaseChange, Plan, PlanStep, Protocol
 from clients.models import Client, MassageSession, Therapist
@@ -139,6 +139,10 @@ THERAPIST_WRITES = {
     "phase": (_person_url("therapist-phase"), lambda w: {"phase": "hold", "pinned": "on"}),
     "link send": (_person_url("therapist-link-send"), lambda w: {}),
     "link revoke": (_person_url("therapist-link-revoke"), lambda w: {}),
+    "alert resolve": (
+        lambda w: reverse("therapist-alert-resolve", args=[w.person.public_id, 1]),
+        lambda w: {},
+    ),
     "exercise edit": (
         lambda w: reverse("therapist-exercise-edit", args=[w.exercise.pk]),
         lambda w: {
@@ -156,11 +160,25 @@ THERAPIST_POST_ONLY = {
     "phase": _person_url("therapist-phase"),
     "link send": _person_url("therapist-link-send"),
     "link revoke": _person_url("therapist-link-revoke"),
+    "alert resolve": lambda w: reverse("therapist-alert-resolve", args=[w.person.public_id, 1]),
 }
 
 CLIENT_PAGES = {
     "today": lambda w: reverse("client-today"),
     "whole plan": lambda w: reverse("client-plan"),
+    "check-in": lambda w: reverse("client-checkin"),
+    "safety": lambda w: reverse("client-safety"),
+    "progress": lambda w: reverse("client-progress"),
+}
+
+# Open to anyone, by design (each has its own tests in test_client_pages / test_therapist_pages).
+PUBLIC_URL_NAMES = {
+    "therapist-login",
+    "therapist-logout",
+    "client-login",
+    "client-new-link",
+    "client-warning-signs",
+    "client-forget",
 }
 
 
@@ -171,7 +189,9 @@ def snapshot(w: World) -> dict[str, object]:
     return {
         "client": (person.name, person.email, person.time_zone, person.links_revoked_at),
         "password": person.user.password,
-        "plans": list(Plan.objects.order_by("pk").values_list("pk", "phase", "phase_pinned", "ended_at")),
+        "plans": list(
+            Plan.objects.order_by("pk").values_list("pk", "phase", "phase_pinned", "ended_at")
+        ),
         "steps": list(
             PlanStep.objects.order_by("pk").values_list(
                 "pk", "skipped", "personal_note", "flare", "subsiding", "maintenance"
@@ -184,6 +204,23 @@ def snapshot(w: World) -> dict[str, object]:
         "protocols": Protocol.objects.count(),
         "mails": len(mail.outbox),
     }
+
+
+def test_it_covers_every_therapist_and_client_url(world):
+    """A new therapist or client URL must join this matrix (or PUBLIC_URL_NAMES)."""
+    from aftercare.urls import urlpatterns
+
+    names = [getattr(pattern, "name", None) or "" for pattern in urlpatterns]
+    named = {name for name in names if name.startswith(("therapist-", "client-"))}
+    url_makers = [
+        *THERAPIST_PAGES.values(),
+        *(url_for for url_for, _ in THERAPIST_WRITES.values()),
+        *THERAPIST_POST_ONLY.values(),
+        *CLIENT_PAGES.values(),
+    ]
+    covered = {resolve(make(world)).url_name for make in url_makers}
+    covered |= {"therapist-library-install", "client-step-done"}
+    assert named - covered - PUBLIC_URL_NAMES == set()
 
 
 # --- Anonymous ---------------------------------------------------------------------------------
@@ -359,17 +396,23 @@ def test_it_shows_each_client_only_their_own_plan(world):
     theirs = browser_as("neighbour", world).get(reverse("client-today")).content.decode()
     my_step = world.plan.steps.get(name="Passive SI reset").pk
     their_step = world.neighbour_plan.steps.get(name="Passive SI reset").pk
-    assert f"-{my_step}\"" in mine
-    assert f"-{their_step}\"" not in mine
-    assert f"-{their_step}\"" in theirs
-    assert f"-{my_step}\"" not in theirs
+    assert f'-{my_step}"' in mine
+    assert f'-{their_step}"' not in mine
+    assert f'-{their_step}"' in theirs
+    assert f'-{my_step}"' not in theirs
     assert "Hi " + world.person.first_name in mine
     assert "Hi " + world.neighbour.first_name in theirs
 
 
 @pytest.mark.parametrize(
     ("role", "ticked"),
-    [("anonymous", False), ("client", True), ("neighbour", False), ("therapist", False), ("stranger", False)],
+    [
+        ("anonymous", False),
+        ("client", True),
+        ("neighbour", False),
+        ("therapist", False),
+        ("stranger", False),
+    ],
 )
 def test_it_lets_only_the_client_tick_their_own_steps(world, role, ticked):
     step = world.plan.steps.get(name="Passive SI reset")

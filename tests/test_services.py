@@ -162,9 +162,7 @@ def test_it_unticks_only_the_named_slot(plan):
     services.step_complete(step=step, day=DAY, slot="morning")
     services.step_complete(step=step, day=DAY, slot="evening")
     services.step_uncomplete(step=step, day=DAY, slot="morning")
-    assert list(Completion.objects.filter(step=step).values_list("slot", flat=True)) == [
-        "evening"
-    ]
+    assert list(Completion.objects.filter(step=step).values_list("slot", flat=True)) == ["evening"]
     # Unticking what isn't ticked is harmless.
     services.step_uncomplete(step=step, day=DAY, slot="morning")
     assert Completion.objects.filter(step=step).count() == 1
@@ -198,9 +196,7 @@ def test_it_pins_the_current_phase_without_logging_a_change(plan, therapist):
 
 def test_it_unpins_a_phase(plan, therapist):
     services.phase_set(plan=plan, phase=Phase.FLARE, pinned=True, by=therapist.user)
-    change = services.phase_set(
-        plan=plan, phase=Phase.MAINTENANCE, pinned=False, by=therapist.user
-    )
+    change = services.phase_set(plan=plan, phase=Phase.MAINTENANCE, pinned=False, by=therapist.user)
     plan.refresh_from_db()
     assert plan.phase == Phase.MAINTENANCE
     assert plan.phase_pinned is False

@@ -263,7 +263,9 @@ def test_it_offers_the_add_form_with_sensible_defaults(therapist_client, therapi
 def test_it_refuses_a_bad_client_with_a_message_next_to_the_field(
     therapist_client, therapist, overrides, field, message
 ):
-    response = therapist_client.post(reverse("therapist-client-add"), client_data(therapist, **overrides))
+    response = therapist_client.post(
+        reverse("therapist-client-add"), client_data(therapist, **overrides)
+    )
     assert response.status_code == 200
     assert field_error(response, field).startswith(message)
     assert not Client.objects.exists()
@@ -283,7 +285,9 @@ def test_it_refuses_a_second_client_with_the_same_email(therapist_client, therap
 
 
 def test_it_allows_the_same_email_in_another_practice(therapist_client, therapist, practice):
-    other = factories.ClientFactory(practice=factories.PracticeFactory(), email="shared@example.com")
+    other = factories.ClientFactory(
+        practice=factories.PracticeFactory(), email="shared@example.com"
+    )
     response = therapist_client.post(
         reverse("therapist-client-add"), client_data(therapist, email="shared@example.com")
     )
@@ -306,7 +310,9 @@ def test_it_edits_a_client(therapist_client, therapist, client_person):
     assert client_person.name in text(therapist_client.get(url))
     response = therapist_client.post(
         url,
-        client_data(therapist, name="Renamed Person", email=client_person.email, time_zone="Asia/Tokyo"),
+        client_data(
+            therapist, name="Renamed Person", email=client_person.email, time_zone="Asia/Tokyo"
+        ),
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("therapist-client", args=[client_person.public_id])
@@ -557,9 +563,7 @@ def test_it_saves_nothing_when_assigning_the_plan_fails_halfway(
 
 
 def test_it_emails_the_client_a_new_link(therapist_client, client_person, plan):
-    response = therapist_client.post(
-        reverse("therapist-link-send", args=[client_person.public_id])
-    )
+    response = therapist_client.post(reverse("therapist-link-send", args=[client_person.public_id]))
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -651,7 +655,10 @@ def test_it_saves_adjusted_steps(therapist_client, client_person, plan):
     ("url", "message"),
     [
         ("javascript:alert(document.cookie)", "Video link: Enter a valid URL."),
-        ("https://evil.example/clip.mp4", "Video link: Videos from evil.example can't be embedded."),
+        (
+            "https://evil.example/clip.mp4",
+            "Video link: Videos from evil.example can't be embedded.",
+        ),
         ("data:text/html,<script>alert(1)</script>", "Video link: Enter a valid URL."),
     ],
 )
@@ -842,7 +849,9 @@ def test_it_refuses_a_bad_video_link_in_the_library(therapist_client, practice, 
     assert exercise.name == "Psoas release"
     assert exercise.video_url == ""
 
-    response = therapist_client.post(reverse("therapist-exercise-add"), exercise_data(video_url=url))
+    response = therapist_client.post(
+        reverse("therapist-exercise-add"), exercise_data(video_url=url)
+    )
     assert field_error(response, "video_url").startswith(message)
     assert not Exercise.objects.filter(name="Cat-camel").exists()
 
@@ -876,7 +885,9 @@ def test_it_offers_to_install_the_library_when_a_practice_has_no_protocol(bare_t
     page = text(bare_therapist_client.get(session_url))
     assert "Your library has no plan yet" in page
     assert reverse("therapist-library-install") in page
-    assert "Your library is empty" in text(bare_therapist_client.get(reverse("therapist-exercises")))
+    assert "Your library is empty" in text(
+        bare_therapist_client.get(reverse("therapist-exercises"))
+    )
 
     response = bare_therapist_client.post(
         reverse("therapist-library-install"), {"back": session_url}

@@ -108,7 +108,7 @@ def test_it_keeps_the_private_hash_of_an_unlisted_vimeo_video(url):
 
 
 def test_it_drops_a_vimeo_hash_that_is_not_a_hash():
-    video = videos.parse(f"https://player.vimeo.com/video/{VIMEO_ID}?h=\"><script>")
+    video = videos.parse(f'https://player.vimeo.com/video/{VIMEO_ID}?h="><script>')
     assert "script" not in video.source
     assert "&h=" not in video.source
 

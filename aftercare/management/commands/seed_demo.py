@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from aftercare import emails, services
-from aftercare.models import Plan, Protocol
+from aftercare.models import Plan, Protocol, SymptomLog
 from aftercare.phases import Phase
 from clients import services as people
 from clients.models import Client, Practice, Therapist, User
@@ -18,6 +19,13 @@ from clients.models import Client, Practice, Therapist, User
 PRACTICE_NAME = "Willow Lane Massage (demo)"
 THERAPIST_EMAIL = "therapist@demo.aftercare.test"
 THERAPIST_PASSWORD = "demo-therapist-2026"
+
+# (days ago, worst pain) of past check-ins per phase, so the charts show a story.
+DEMO_PAIN = {
+    Phase.FLARE: [(1, 8)],
+    Phase.SUBSIDING: [(6, 8), (5, 7), (4, 6), (3, 5), (2, 4), (1, 3)],
+    Phase.MAINTENANCE: [(20, 5), (18, 3), (15, 1), (13, 1), (11, 0), (9, 1), (7, 0), (4, 0), (1, 0)],
+}
 
 DEMO_CLIENTS = [
     # name, email, zone, cadence, phase (None: no plan yet), days since session
@@ -86,6 +94,24 @@ class Command(BaseCommand):
         )
         started = timezone.now() - timedelta(days=days_ago)
         Plan.objects.filter(pk=plan.pk).update(started_at=started, phase_since=started)
+        self._history(plan, client, DEMO_PAIN[phase])
+
+    def _history(self, plan, client, worst_by_days_ago) -> None:
+        """A few past check-ins so the charts have something to show."""
+        today = client.local_today()
+        for days_ago, worst in worst_by_days_ago:
+            at = timezone.now() - timedelta(days=days_ago, hours=2)
+            SymptomLog.objects.create(
+                plan=plan,
+                at=at,
+                day=today - timedelta(days=days_ago),
+                submission_key=uuid.uuid4(),
+                pain_now=max(worst - 1, 0),
+                worst_pain=worst,
+                compared="better" if worst <= 3 else "same",
+                legs="none",
+                sleep="fine" if worst <= 4 else "woken",
+            )
 
     def _report(self, practice: Practice) -> None:
         flare_client = Client.objects.filter(practice=practice, email=DEMO_CLIENTS[0][1]).first()
