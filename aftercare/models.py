@@ -294,3 +294,55 @@ class Alert(models.Model):
     @property
     def is_safety(self) -> bool:
         return self.kind.startswith("safety_")
+
+
+class Reminder(models.Model):
+    """The outbox: every email the taper or the booking cadence asks for is a row here
+    before it is sent. The broker only carries ids, so a lost message loses nothing."""
+
+    class Kind(models.TextChoices):
+        ROUTINE = "routine", "Routine reminder"
+        BOOKING = "booking", "Booking nudge"
+        BOOKING_FOLLOWUP = "booking_followup", "Booking follow-up"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"  # planned, not yet due
+        QUEUED = "queued", "Queued"  # claimed by a tick, handed to a worker
+        SENDING = "sending", "Sending"  # a worker is talking to the mail server
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped"  # re-checked at send time: not needed (see reason)
+        FAILED = "failed", "Failed"  # the mail server refused it for good
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="reminders")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, null=True, related_name="reminders")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # "2026-11-25/morning" for a routine slot, "booking/2026-11-18" for a nudge counted
+    # from the session of 18 Nov. Unique with client and kind: planning twice adds nothing.
+    slot_key = models.CharField(max_length=40)
+    slot_day = models.DateField()
+    due_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    interrupted = models.BooleanField(
+        default=False, help_text="A worker died while sending it; it was sent again."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "kind", "slot_key"], name="one_reminder_per_slot")
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            models.Index(fields=["client", "due_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.slot_key} for client {self.client_id}"

@@ -171,6 +171,14 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "reminders-tick": {"task": "aftercare.tick", "schedule": envint("TICK_SECONDS", 60)},
+}
+# Reminders (docs/reminders.md): a queued row older than this had its broker message
+# lost and is handed out again; a row "sending" for longer had its worker die.
+REMINDER_REQUEUE_SECONDS = envint("REMINDER_REQUEUE_SECONDS", 600)
+REMINDER_STUCK_SECONDS = envint("REMINDER_STUCK_SECONDS", 600)
+REMINDER_RETRY_BASE_SECONDS = envint("REMINDER_RETRY_BASE_SECONDS", 30)
 
 
 # --- Email ---

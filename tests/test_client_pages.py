@@ -174,6 +174,11 @@ def test_it_shows_an_empty_state_without_a_plan(phone, client_person):
     assert "Hi " + client_person.first_name in text(response)
 
 
+def test_it_tells_browsers_not_to_keep_today(phone, plan):
+    response = phone.get(reverse("client-today"))
+    assert "no-store" in response["Cache-Control"]
+
+
 def test_it_shows_the_disclaimer_and_the_warning_signs_link(phone, plan):
     page = text(phone.get(reverse("client-today")))
     assert "not medical care" in page

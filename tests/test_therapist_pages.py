@@ -361,6 +361,11 @@ def test_it_shows_the_clients_plan_and_link(therapist_client, client_person, pla
     assert reverse("therapist-link-revoke", args=[client_person.public_id]) in page
 
 
+def test_it_tells_browsers_not_to_keep_the_client_page(therapist_client, client_person):
+    response = therapist_client.get(reverse("therapist-client", args=[client_person.public_id]))
+    assert "no-store" in response["Cache-Control"]
+
+
 def test_it_shows_a_client_without_a_plan(therapist_client, client_person):
     page = text(therapist_client.get(reverse("therapist-client", args=[client_person.public_id])))
     assert "No active plan" in page
@@ -526,6 +531,21 @@ def test_it_refuses_a_bad_frequency_in_a_tweak(
     assert not MassageSession.objects.exists()
     assert not Plan.objects.exists()
     assert mail.outbox == []
+
+
+def test_it_opens_the_step_tweaks_when_one_has_an_error(therapist_client, client_person, practice):
+    """The tweaks sit in a collapsed <details>: an error inside must not stay hidden."""
+    si_reset = protocol_step(practice, "Passive SI reset")
+    data = session_data(practice, **{f"step-{si_reset.pk}-flare": "hourly"})
+    response = therapist_client.post(
+        reverse("therapist-session", args=[client_person.public_id]), data
+    )
+    assert re.search(r'<details class="tweaks"[^>]*\bopen\b', response.content.decode())
+
+
+def test_it_keeps_the_step_tweaks_collapsed_on_a_fresh_form(therapist_client, client_person):
+    response = therapist_client.get(reverse("therapist-session", args=[client_person.public_id]))
+    assert '<details class="tweaks">' in response.content.decode()
 
 
 def test_it_refuses_another_practices_protocol(

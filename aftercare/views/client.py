@@ -119,10 +119,12 @@ def _done_target(request: HttpRequest, client: Client, plan):
     today = client.local_today()
     if not today - timedelta(days=1) <= day <= today:
         return None
-    step = next((s for s in plan.steps.all() if s.id == step_id), None)
-    if step is None:
-        return None
-    return step, day, str(slot)
+    # Only a step the schedule has in that slot (so adherence data stays true).
+    for slot_view in selectors.plan_day(plan, client, day).slots:
+        if slot_view.name == slot:
+            step = next((s for s in slot_view.steps if s.id == step_id), None)
+            return (step, day, str(slot)) if step else None
+    return None
 
 
 def new_link(request: HttpRequest) -> HttpResponse:

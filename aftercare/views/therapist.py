@@ -162,6 +162,8 @@ def session_assign(request: HttpRequest, public_id) -> HttpResponse:
             "client": client,
             "form": form,
             "tweak_sections": [(p, tweak_forms[p.id]) for p in protocols],
+            # An error inside the collapsed step tweaks must be visible.
+            "tweaks_open": any(t.errors for steps in tweak_forms.values() for _, t in steps),
         },
     )
 
@@ -198,9 +200,8 @@ def _record_and_assign(therapist, client: Client, data: dict, chosen) -> object:
 
 
 @therapist_required
+@require_POST
 def library_install(request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        return redirect("therapist-exercises")
     services.library_install(practice=get_therapist(request).practice)
     messages.success(request, "The low-back plan is now in your library.")
     return redirect(_safe_next(request, "back") or "therapist-exercises")

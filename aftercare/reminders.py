@@ -1,0 +1,408 @@
+"""The reminder outbox: plan due rows, claim them, send them, sweep up after crashes.
+
+The database is the source of truth (docs/reminders.md). A beat tick every minute:
+1. plans the next slots of every active plan as Reminder rows (unique per client, kind
+   and slot: planning twice adds nothing), in bulk;
+2. claims the due rows (FOR UPDATE SKIP LOCKED on PostgreSQL, then a conditional
+   update) and hands their ids to workers in batches;
+3. sweeps rows whose broker message was lost (queued too long) or whose worker died
+   mid-send (sending too long), and hands them out again.
+A worker moves a row queued -> sending with a conditional update, so two messages for
+the same row send it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Prefetch
+from django.utils import timezone
+
+from aftercare import schedule, selectors
+from aftercare.models import Completion, Plan, PlanStep, Reminder
+from aftercare.phases import Phase
+from clients.models import Client
+
+log = logging.getLogger(__name__)
+
+Status = Reminder.Status
+Kind = Reminder.Kind
+
+HORIZON = timedelta(hours=36)  # how far ahead routine slots become rows
+LATE_LIMIT = timedelta(hours=3)  # a routine reminder later than this is no use any more
+PLAN_CHUNK = 2000  # plans loaded per batch: memory stays flat in the number of plans
+CLAIM_LIMIT = 1000  # rows claimed per tick
+SEND_BATCH = 50  # rows per worker task
+CADENCE_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 30}
+FOLLOW_UP_AFTER = timedelta(days=7)
+MAX_ROUTINE_PER_DAY = 2  # TAPER.md: never more than 2 routine emails a day
+
+
+class TransientSendError(Exception):
+    """The mail server said "try again later" (4xx) or the connection dropped."""
+
+
+# --- 1. planning ---------------------------------------------------------------------------
+
+
+def reminders_plan_due(*, now: datetime | None = None) -> int:
+    """Write the upcoming slots of every active plan and the booking nudges as rows.
+    Idempotent: returns how many rows were offered (existing ones are left alone)."""
+    now = now or timezone.now()
+    offered = 0
+    for plans in _active_plan_chunks():
+        rows = [row for plan in plans for row in _routine_rows(plan, now)]
+        Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        offered += len(rows)
+    for clients in _booking_client_chunks():
+        rows = [row for client in clients for row in _booking_rows(client, now)]
+        Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        offered += len(rows)
+    return offered
+
+
+def _active_plan_chunks() -> Iterator[list[Plan]]:
+    plans = (
+        Plan.objects.filter(ended_at=None, client__active=True, client__routine_emails=True)
+        .exclude(phase=Phase.HOLD)
+        .select_related("client")
+        .prefetch_related(Prefetch("steps", queryset=PlanStep.objects.order_by("order", "id")))
+        .order_by("id")
+    )
+    yield from _chunks(plans)
+
+
+def _booking_client_chunks() -> Iterator[list[Client]]:
+    clients = (
+        Client.objects.filter(active=True, booking_emails=True)
+        .exclude(massage_cadence=Client.Cadence.NONE)
+        .annotate(last_session=Max("sessions__date"))
+        .filter(last_session__isnull=False)
+        .order_by("id")
+    )
+    yield from _chunks(clients)
+
+
+def _chunks(queryset) -> Iterator[list]:
+    """Keyset pagination by id: constant memory, no OFFSET scans."""
+    last_id = 0
+    while True:
+        chunk = list(queryset.filter(id__gt=last_id)[:PLAN_CHUNK])
+        if not chunk:
+            return
+        yield chunk
+        last_id = chunk[-1].id
+
+
+def routine_slots(plan: Plan, first_day: date, days: int) -> list[schedule.Slot]:
+    """The plan's routine slots in its current phase; the one schedule everybody uses."""
+    client = plan.client
+    return schedule.slots_between(
+        selectors.plan_steps_due(plan),
+        selectors.client_preferences(client),
+        client.time_zone,
+        first_day,
+        days,
+        Phase(plan.phase),
+    )
+
+
+def _routine_rows(plan: Plan, now: datetime) -> list[Reminder]:
+    client = plan.client
+    today = now.astimezone(ZoneInfo(client.time_zone)).date()
+    try:
+        slots = routine_slots(plan, today, 2)
+    except ValueError as error:  # preferences the schedule rejects: log, never crash a tick
+        log.warning("Client %s: cannot plan reminders: %s", client.id, error)
+        return []
+    return [
+        Reminder(
+            client_id=client.id,
+            plan_id=plan.id,
+            kind=Kind.ROUTINE,
+            slot_key=schedule.slot_key(slot),
+            slot_day=slot.day,
+            due_at=slot.utc,
+        )
+        for slot in slots
+        if now <= slot.utc <= now + HORIZON and not client.is_paused(slot.day)
+    ]
+
+
+def booking_due(client: Client, last_session: date) -> list[tuple[str, str, date, datetime]]:
+    """(kind, slot_key, day, due_at) of the nudge and its one follow-up for a session."""
+    day = last_session + timedelta(days=CADENCE_DAYS[client.massage_cadence])
+    follow = day + FOLLOW_UP_AFTER
+    return [
+        (Kind.BOOKING, f"booking/{last_session}", day, _morning(client, day)),
+        (Kind.BOOKING_FOLLOWUP, f"followup/{last_session}", follow, _morning(client, follow)),
+    ]
+
+
+def _morning(client: Client, day: date) -> datetime:
+    return schedule.local_to_utc(day, client.morning_time, client.time_zone)
+
+
+def _booking_rows(client: Client, now: datetime) -> list[Reminder]:
+    # A nudge whose day is long past (an old session, a new install) is never sent late.
+    return [
+        Reminder(client_id=client.id, kind=kind, slot_key=key, slot_day=day, due_at=due_at)
+        for kind, key, day, due_at in booking_due(client, client.last_session)
+        if due_at >= now - timedelta(days=1)
+    ]
+
+
+def reminders_forget_pending(*, client: Client, kinds: tuple[str, ...] = (Kind.ROUTINE,)) -> int:
+    """Drop rows not yet claimed so the next tick plans them afresh (after a phase or a
+    preference change: "changes apply to the next reminder")."""
+    deleted, _ = Reminder.objects.filter(
+        client=client, kind__in=kinds, status=Status.PENDING
+    ).delete()
+    return deleted
+
+
+# --- 2. claiming ---------------------------------------------------------------------------
+
+
+def reminders_claim(*, now: datetime | None = None, limit: int = CLAIM_LIMIT) -> list[int]:
+    """Move due rows pending -> queued; two ticks at once never claim the same row."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Reminder.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.PENDING, due_at__lte=now)
+            .order_by("due_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            Reminder.objects.filter(id__in=ids, status=Status.PENDING).update(
+                status=Status.QUEUED, queued_at=now
+            )
+    return ids
+
+
+def batches(ids: list[int], size: int = SEND_BATCH) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+# --- 3. sweeping ---------------------------------------------------------------------------
+
+
+def reminders_sweep(*, now: datetime | None = None, limit: int = CLAIM_LIMIT) -> list[int]:
+    """Rows a lost broker message or a dead worker left behind, ready to hand out again.
+
+    - queued for longer than REMINDER_REQUEUE_SECONDS: the message was lost (Redis
+      flushed or restarted) or is stuck; hand it out again. A second message for a row
+      is harmless: only one worker can move it to sending.
+    - sending for longer than REMINDER_STUCK_SECONDS: the worker died mid-send. It is
+      marked `interrupted` for the therapist and sent again (docs/reminders.md explains
+      the one window where that can mean a duplicate).
+    """
+    now = now or timezone.now()
+    queued_before = now - timedelta(seconds=settings.REMINDER_REQUEUE_SECONDS)
+    sending_before = now - timedelta(seconds=settings.REMINDER_STUCK_SECONDS)
+    with transaction.atomic():
+        stuck = list(
+            Reminder.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.SENDING, sending_at__lt=sending_before)
+            .values_list("id", flat=True)[:limit]
+        )
+        Reminder.objects.filter(id__in=stuck, status=Status.SENDING).update(
+            status=Status.QUEUED,
+            queued_at=now,
+            interrupted=True,
+            reason="A worker stopped while sending this; sent again.",
+        )
+        lost = list(
+            Reminder.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.QUEUED, queued_at__lt=queued_before)
+            .values_list("id", flat=True)[:limit]
+        )
+        Reminder.objects.filter(id__in=lost, status=Status.QUEUED).update(queued_at=now)
+    return stuck + lost
+
+
+# --- 4. sending ----------------------------------------------------------------------------
+
+
+def reminder_send(reminder_id: int, *, now: datetime | None = None) -> str:
+    """Send one queued row. Safe to run twice: only the first run finds it queued."""
+    now = now or timezone.now()
+    claimed = Reminder.objects.filter(id=reminder_id, status=Status.QUEUED).update(
+        status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return "not queued"
+    reminder = Reminder.objects.select_related(
+        "client__practice", "client__user", "plan"
+    ).get(id=reminder_id)
+    reason = why_skip(reminder, now)
+    if reason:
+        _finish(reminder, Status.SKIPPED, reason)
+        return "skipped"
+    from aftercare import emails  # emails imports this module's helpers
+
+    try:
+        emails.reminder_message(reminder, now=now).send()
+    except Exception as error:
+        if is_transient(error):
+            Reminder.objects.filter(id=reminder.id, status=Status.SENDING).update(
+                status=Status.QUEUED, queued_at=now, reason=f"Will retry: {_describe(error)}"
+            )
+            raise TransientSendError(_describe(error)) from error
+        _finish(reminder, Status.FAILED, f"The mail server refused it: {_describe(error)}")
+        log.warning("Reminder %s failed for good: %s", reminder.id, error)
+        return "failed"
+    _finish(reminder, Status.SENT, "", sent_at=timezone.now())
+    return "sent"
+
+
+def reminders_give_up(ids: list[int], error: str) -> int:
+    """After the last retry: rows still waiting are marked failed, visibly."""
+    return Reminder.objects.filter(id__in=ids, status=Status.QUEUED).update(
+        status=Status.FAILED, reason=f"Gave up after several tries: {error}"[:300]
+    )
+
+
+def _finish(reminder: Reminder, status: str, reason: str, **extra) -> None:
+    Reminder.objects.filter(id=reminder.id, status=Status.SENDING).update(
+        status=status, reason=reason[:300], **extra
+    )
+
+
+def is_transient(error: Exception) -> bool:
+    """4xx answers, dropped connections and timeouts are worth another try; 5xx is final."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(400 <= code < 500 for code in codes)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    return isinstance(
+        error, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError | socket.timeout | OSError
+    )
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPResponseException):
+        message = error.smtp_error
+        text = message.decode(errors="replace") if isinstance(message, bytes) else str(message)
+        return f"{error.smtp_code} {text}"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def why_skip(reminder: Reminder, now: datetime) -> str:
+    """Re-check a row just before sending; the reason it is not needed, or ""."""
+    client = reminder.client
+    local_now = now.astimezone(ZoneInfo(client.time_zone))
+    if not client.active:
+        return "The client is no longer active."
+    if client.is_paused(local_now.date()):
+        return f"Reminders paused until {client.paused_until:%d %b}."
+    if reminder.kind == Kind.ROUTINE:
+        return _why_skip_routine(reminder, client, now, local_now)
+    return _why_skip_booking(reminder, client)
+
+
+def _why_skip_routine(reminder: Reminder, client: Client, now: datetime, local_now) -> str:
+    plan = reminder.plan
+    if plan is None or plan.ended_at is not None:
+        return "The plan has ended."
+    if plan.phase == Phase.HOLD:
+        return "The plan is on hold: only the therapist can resume it."
+    if not client.routine_emails:
+        return "The client unsubscribed from routine reminders."
+    if now - reminder.due_at > LATE_LIMIT:
+        return "Too late: the slot had passed when a worker got to it."
+    prefs = selectors.client_preferences(client)
+    if schedule.in_quiet_hours(local_now.time(), prefs):
+        return "Quiet hours."
+    slot = _current_slot(reminder, plan)
+    if slot is None:
+        return "The schedule changed (phase or preferences): no routine in this slot now."
+    if _slot_done(plan, slot):
+        return "Already done: every step of this slot was ticked."
+    if _routine_sent_on(client, reminder.slot_day) >= MAX_ROUTINE_PER_DAY:
+        return "Two routine emails were already sent that day."
+    return ""
+
+
+def _why_skip_booking(reminder: Reminder, client: Client) -> str:
+    if not client.booking_emails:
+        return "The client unsubscribed from booking nudges."
+    if client.massage_cadence == Client.Cadence.NONE:
+        return "The client has no regular massage cadence."
+    counted_from = date.fromisoformat(reminder.slot_key.split("/", 1)[1])
+    if client.sessions.filter(date__gt=counted_from).exists():
+        return "A newer session was recorded."
+    return ""
+
+
+def _current_slot(reminder: Reminder, plan: Plan) -> schedule.Slot | None:
+    for slot in routine_slots(plan, reminder.slot_day, 1):
+        if schedule.slot_key(slot) == reminder.slot_key:
+            return slot
+    return None
+
+
+def _slot_done(plan: Plan, slot: schedule.Slot) -> bool:
+    needed = {step.key for step in slot.steps if not step.is_heat}
+    done = set(
+        Completion.objects.filter(
+            step__plan=plan, day=slot.day, slot=str(slot.name), step_id__in=needed
+        ).values_list("step_id", flat=True)
+    )
+    return needed <= done
+
+
+def _routine_sent_on(client: Client, day: date) -> int:
+    return Reminder.objects.filter(
+        client=client, kind=Kind.ROUTINE, slot_day=day, status=Status.SENT
+    ).count()
+
+
+def slot_of(reminder: Reminder) -> schedule.Slot | None:
+    """The routine slot a reminder stands for, as the schedule sees it now."""
+    return _current_slot(reminder, reminder.plan) if reminder.plan else None
+
+
+# --- preview (therapist page and `manage.py reminders_preview`) -------------------------------
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    local: datetime
+    kind: str
+    steps: tuple[str, ...]
+
+
+def reminders_preview(client: Client, *, days: int = 14, now: datetime | None = None) -> list[Upcoming]:
+    """What the client will be sent in the next `days` days, in their local time."""
+    now = now or timezone.now()
+    zone = ZoneInfo(client.time_zone)
+    today = now.astimezone(zone).date()
+    upcoming: list[Upcoming] = []
+    plan = selectors.client_active_plan(client)
+    if plan is not None and plan.phase != Phase.HOLD and client.routine_emails:
+        for slot in routine_slots(plan, today, days):
+            if slot.utc >= now and not client.is_paused(slot.day):
+                names = tuple(step.name for step in slot.steps)
+                upcoming.append(Upcoming(slot.utc.astimezone(zone), Kind.ROUTINE.label, names))
+    last_session = client.sessions.aggregate(last=Max("date"))["last"]
+    if (
+        last_session
+        and client.booking_emails
+        and client.massage_cadence != Client.Cadence.NONE
+    ):
+        for kind, _key, _day, due_at in booking_due(client, last_session):
+            if now <= due_at <= now + timedelta(days=days):
+                upcoming.append(Upcoming(due_at.astimezone(zone), Kind(kind).label, ()))
+    return sorted(upcoming, key=lambda item: item.local)

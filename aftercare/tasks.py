@@ -1,0 +1,58 @@
+"""Celery entry points: thin; each loads what it needs and calls a service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from aftercare import reminders
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 6
+
+
+@shared_task(name="aftercare.tick", ignore_result=True)
+def tick() -> dict[str, int]:
+    """Every minute (beat): plan, claim, sweep. Idempotent; two beats at once are safe."""
+    planned = reminders.reminders_plan_due()
+    claimed = reminders.reminders_claim()
+    swept = reminders.reminders_sweep()
+    _hand_out(claimed + swept)
+    reminders.heartbeat()
+    return {"planned": planned, "claimed": len(claimed), "swept": len(swept)}
+
+
+def _hand_out(ids: list[int]) -> None:
+    # After commit, so a worker never looks for a row before it is queued.
+    for batch in reminders.batches(ids):
+        transaction.on_commit(lambda batch=batch: send_reminders.delay(batch))
+
+
+@shared_task(
+    bind=True,
+    name="aftercare.send_reminders",
+    ignore_result=True,
+    acks_late=True,
+    max_retries=MAX_RETRIES,
+)
+def send_reminders(self, ids: list[int]) -> None:
+    retry: list[int] = []
+    last_error = ""
+    for reminder_id in ids:
+        try:
+            reminders.reminder_send(reminder_id)
+        except reminders.TransientSendError as error:
+            retry.append(reminder_id)
+            last_error = str(error)
+    if not retry:
+        return
+    if self.request.retries >= self.max_retries:
+        reminders.reminders_give_up(retry, last_error)
+        return
+    # Back off 30 s, 1 min, 2 min, ... (a few seconds in tests).
+    countdown = settings.REMINDER_RETRY_BASE_SECONDS * 2**self.request.retries
+    raise self.retry(args=[retry], countdown=countdown)
