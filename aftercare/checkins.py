@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from aftercare import emails, taper
+from aftercare import emails, reminders, taper
 from aftercare.models import Alert, PhaseChange, Plan, PlanStep, SymptomLog
 from aftercare.phases import Phase
 from aftercare.safety import safety_level
@@ -107,6 +107,8 @@ def _phase_change(plan: Plan, decision: taper.Decision, cause: str, now: datetim
     plan.phase = decision.phase
     plan.phase_since = now
     plan.save(update_fields=["phase", "phase_since"])
+    # The next tick plans the new phase's slots (two a day in a flare, none on hold).
+    reminders.reminders_forget_pending(client=plan.client)
 
 
 def _raise(plan: Plan, found: list[taper.Alert], log: SymptomLog, now: datetime) -> list[Alert]:

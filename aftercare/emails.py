@@ -13,6 +13,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from sesame.utils import get_query_string
 
+from aftercare import tokens
+from aftercare.phases import PHASE_SENTENCES, Phase
 from clients.models import Client, Practice
 
 
@@ -54,6 +56,9 @@ def make_message(
         headers={"Message-ID": message_id or make_msgid(domain=domain), **(headers or {})},
     )
     message.attach_alternative(html, "text/html")
+    # With an anymail provider: no open or click tracking of clients (privacy).
+    message.track_opens = False
+    message.track_clicks = False
     return message
 
 
@@ -87,3 +92,74 @@ def alert_send(*, alert) -> None:
             practice=practice,
             context={"client": client, "therapist": therapist, "page": page, "alert": alert},
         ).send()
+
+
+def _reminder_domain(practice: Practice) -> str:
+    return (practice.sender_email or "aftercare@localhost").rpartition("@")[2]
+
+
+def reminder_message_id(reminder) -> str:
+    """Stable per row: a retry or a re-send after a crash carries the same Message-ID,
+    so a mail server or client can tell it is the same email."""
+    return f"<reminder.{reminder.id}.{reminder.kind}@{_reminder_domain(reminder.client.practice)}>"
+
+
+def unsubscribe_url(client: Client, kind: str) -> str:
+    token = tokens.unsubscribe_token(client.id, kind)
+    return absolute(reverse("email-unsubscribe", args=[kind, token]))
+
+
+def reminder_message(reminder, *, now) -> EmailMultiAlternatives:
+    """The email for one Reminder row: a routine slot or a booking nudge."""
+    client = reminder.client
+    kind = "routine" if reminder.kind == "routine" else "booking"
+    unsubscribe = unsubscribe_url(client, kind)
+    context = {
+        "client": client,
+        "reminder": reminder,
+        "today_link": client_link(client),
+        "settings_link": client_link(client, reverse("client-settings")),
+        "unsubscribe_link": unsubscribe,
+        "booking_url": client.practice.booking_url,
+    }
+    if kind == "routine":
+        context.update(_routine_context(reminder, now))
+    template = {"routine": "routine", "booking": "booking", "booking_followup": "booking"}
+    message = make_message(
+        template[reminder.kind],
+        to=client.email,
+        practice=client.practice,
+        context=context,
+        message_id=reminder_message_id(reminder),
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    return message
+
+
+def _routine_context(reminder, now) -> dict[str, object]:
+    from aftercare import checkins, reminders, taper  # these import emails
+
+    plan = reminder.plan
+    slot = reminders.slot_of(reminder)
+    steps = {step.id: step for step in plan.steps.all()}
+    last_log = plan.logs.order_by("-at").values_list("at", flat=True).first()
+    state = checkins.plan_state(plan)
+    flare_days = (now - plan.phase_since).days if plan.phase == "flare" else 0
+    return {
+        "slot": slot,
+        "steps": [steps[s.key] for s in slot.steps] if slot else [],
+        "phase_sentence": PHASE_SENTENCES[Phase(plan.phase)],
+        "checkin_first": taper.checkin_overdue(state.phase, last_log, state.phase_since, now),
+        # TAPER.md / issue: a flare lasting more than 3 days suggests an earlier visit.
+        "suggest_visit": flare_days > 3,
+        "flare_days": flare_days,
+        "done_link": absolute(
+            reverse("email-action", args=["done", tokens.action_token(reminder.id, "done")])
+        ),
+        "checkin_link": absolute(
+            reverse("email-action", args=["checkin", tokens.action_token(reminder.id, "checkin")])
+        ),
+    }

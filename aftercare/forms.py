@@ -10,11 +10,11 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from aftercare import safety
+from aftercare import safety, schedule
 from aftercare.models import FREQUENCY_CHOICES, Exercise, PlanStep, Protocol, SymptomLog
 from aftercare.phases import Phase
 from clients import throttle
-from clients.models import Client, Therapist, zone_choices
+from clients.models import WEEKDAYS, Client, Therapist, zone_choices
 
 STARTING_PHASES = [(p.value, p.label) for p in Phase if p != Phase.HOLD]
 
@@ -275,6 +275,10 @@ class CheckinForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if data.get("safety_signs"):
+            # A ticked sign counts even if "No" was left selected: never drop a red flag.
+            data["warning"] = "yes"
+            self.errors.pop("warning", None)
         if data.get("warning") == "yes":
             if not data.get("safety_signs"):
                 self.add_error("safety_signs", "Tick the sign or signs you have.")
@@ -320,3 +324,83 @@ class CheckinForm(forms.Form):
             "flare_tap": data["flare_tap"],
             "gone_tap": data["gone_tap"],
         }
+
+
+class ClientSettingsForm(forms.ModelForm):
+    """What the client controls: when reminders come, quiet hours, pause, unsubscribe."""
+
+    time_zone = forms.ChoiceField(choices=zone_choices, label="Your time zone")
+    three_x_days = forms.TypedMultipleChoiceField(
+        coerce=int,
+        choices=WEEKDAYS,
+        widget=forms.CheckboxSelectMultiple,
+        label="Your three days a week",
+        help_text="For the steps that come three times a week (the first and last also "
+        "carry the twice-a-week ones).",
+    )
+    pause_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=60,
+        label="Pause all reminders for this many days",
+        help_text="Away, ill or just need a break? Leave empty to keep them coming.",
+    )
+    resume = forms.BooleanField(required=False, label="Resume reminders now")
+
+    class Meta:
+        model = Client
+        fields = [
+            "morning_time",
+            "evening_time",
+            "reset_weekday",
+            "three_x_days",
+            "quiet_start",
+            "quiet_end",
+            "time_zone",
+            "routine_emails",
+            "booking_emails",
+        ]
+        labels = {
+            "morning_time": "Morning routine at",
+            "evening_time": "Evening routine at (only while flared up)",
+            "reset_weekday": "Weekly reset day",
+            "quiet_start": "No emails from",
+            "quiet_end": "until",
+            "routine_emails": "Email me routine reminders",
+            "booking_emails": "Remind me to book my next massage",
+        }
+        widgets = {
+            name: forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+            for name in ("morning_time", "evening_time", "quiet_start", "quiet_end")
+        }
+
+    def clean_three_x_days(self) -> list[int]:
+        days = sorted(set(self.cleaned_data["three_x_days"]))
+        if len(days) != 3:
+            raise ValidationError("Pick exactly three days.")
+        return days
+
+    def clean(self):
+        data = super().clean()
+        needed = ("morning_time", "evening_time", "reset_weekday", "three_x_days")
+        if any(data.get(name) is None for name in needed) or self.errors:
+            return data
+        try:
+            # The schedule is the judge of what makes a workable set of preferences.
+            prefs = self._prefs(data)
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+        if schedule.in_quiet_hours(data["morning_time"], prefs):
+            self.add_error("morning_time", "Your morning routine falls in your quiet hours.")
+        return data
+
+    @staticmethod
+    def _prefs(data) -> schedule.Preferences:
+        return schedule.Preferences(
+            morning=data["morning_time"],
+            evening=data["evening_time"],
+            reset_weekday=data["reset_weekday"],
+            three_x_days=tuple(data["three_x_days"]),
+            quiet_start=data["quiet_start"],
+            quiet_end=data["quiet_end"],
+        )

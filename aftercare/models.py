@@ -346,3 +346,10 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.slot_key} for client {self.client_id}"
+
+
+class Heartbeat(models.Model):
+    """When a periodic job last ran (the beat tick): /healthz reports its age."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    at = models.DateTimeField()

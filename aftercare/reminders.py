@@ -27,7 +27,7 @@ from django.db.models import F, Max, Prefetch
 from django.utils import timezone
 
 from aftercare import schedule, selectors
-from aftercare.models import Completion, Plan, PlanStep, Reminder
+from aftercare.models import Completion, Heartbeat, Plan, PlanStep, Reminder
 from aftercare.phases import Phase
 from clients.models import Client
 
@@ -406,3 +406,7 @@ def reminders_preview(client: Client, *, days: int = 14, now: datetime | None = 
             if now <= due_at <= now + timedelta(days=days):
                 upcoming.append(Upcoming(due_at.astimezone(zone), Kind(kind).label, ()))
     return sorted(upcoming, key=lambda item: item.local)
+
+
+def heartbeat(name: str = "tick") -> None:
+    Heartbeat.objects.update_or_create(name=name, defaults={"at": timezone.now()})

@@ -6,13 +6,15 @@ Keyword-only, type-hinted; every multi-step write in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from aftercare import reminders
 from aftercare.models import (
     Completion,
+    Reminder,
     Exercise,
     PhaseChange,
     Plan,
@@ -67,6 +69,7 @@ def plan_assign(
         PlanStep.objects.bulk_create(
             _plan_step(plan, step, tweaks.get(step.id, StepTweak())) for step in steps
         )
+        reminders.reminders_forget_pending(client=client)
         PhaseChange.objects.create(
             plan=plan,
             to_phase=phase,
@@ -100,7 +103,9 @@ def _plan_step(plan: Plan, step: ProtocolStep, tweak: StepTweak) -> PlanStep:
 
 
 def plan_end(*, plan: Plan) -> None:
-    Plan.objects.filter(pk=plan.pk, ended_at=None).update(ended_at=timezone.now())
+    with transaction.atomic():
+        Plan.objects.filter(pk=plan.pk, ended_at=None).update(ended_at=timezone.now())
+        reminders.reminders_forget_pending(client=plan.client)
 
 
 def phase_set(
@@ -116,6 +121,7 @@ def phase_set(
             plan.phase = phase
             plan.phase_since = timezone.now()
             plan.save(update_fields=["phase", "phase_since", "phase_pinned"])
+            reminders.reminders_forget_pending(client=plan.client)
             return PhaseChange.objects.create(
                 plan=plan,
                 from_phase=previous,
@@ -176,3 +182,34 @@ def library_install(*, practice: Practice) -> Protocol:
                 maintenance=step.maintenance,
             )
     return protocol
+
+
+def email_preference_set(*, client: Client, kind: str, on: bool) -> None:
+    """Subscribe or unsubscribe routine reminders or booking nudges; applies at once."""
+    field = {"routine": "routine_emails", "booking": "booking_emails"}[kind]
+    with transaction.atomic():
+        Client.objects.filter(pk=client.pk).update(**{field: on})
+        setattr(client, field, on)
+        if not on:
+            kinds = (
+                (Reminder.Kind.ROUTINE,)
+                if kind == "routine"
+                else (Reminder.Kind.BOOKING, Reminder.Kind.BOOKING_FOLLOWUP)
+            )
+            reminders.reminders_forget_pending(client=client, kinds=kinds)
+
+
+def client_settings_save(*, client: Client, pause_days: int | None, resume: bool) -> None:
+    """Save the client's reminder settings; pending reminders are planned afresh so the
+    change applies to the very next one."""
+    today = client.local_today()
+    if resume:
+        client.paused_until = None
+    elif pause_days:
+        client.paused_until = today + timedelta(days=pause_days - 1)
+    with transaction.atomic():
+        client.save()
+        reminders.reminders_forget_pending(
+            client=client,
+            kinds=(Reminder.Kind.ROUTINE, Reminder.Kind.BOOKING, Reminder.Kind.BOOKING_FOLLOWUP),
+        )

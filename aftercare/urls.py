@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from aftercare.views import client, therapist
+from aftercare.views import client, email_links, therapist
 
 urlpatterns = [
     path("", therapist.home, name="home"),
@@ -37,8 +37,15 @@ urlpatterns = [
     path("c/check-in/", client.checkin, name="client-checkin"),
     path("c/safety/", client.safety_screen, name="client-safety"),
     path("c/progress/", client.progress_page, name="client-progress"),
+    path("c/settings/", client.settings_page, name="client-settings"),
+    path("c/calendar.ics", client.calendar_feed, name="client-calendar"),
     path("c/new-link/", client.new_link, name="client-new-link"),
     path("c/forget/", client.forget_phone, name="client-forget"),
     path("c/warning-signs/", client.warning_signs, name="client-warning-signs"),
+    # Links in emails (signed tokens; opening changes nothing, a POST does)
+    path("e/<str:action>/<str:token>/", email_links.email_action, name="email-action"),
+    path(
+        "e/unsubscribe/<str:kind>/<str:token>/", email_links.unsubscribe, name="email-unsubscribe"
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -12,10 +12,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from sesame.utils import get_query_string
+from sesame.utils import get_user as sesame_get_user
 from sesame.views import LoginView
 
-from aftercare import checkins, emails, safety, selectors, services
-from aftercare.forms import CheckinForm, NewLinkForm
+from aftercare import calendars, checkins, emails, safety, selectors, services
+from aftercare.forms import CheckinForm, ClientSettingsForm, NewLinkForm
 from aftercare.phases import PHASE_SENTENCES, Phase
 from aftercare.schedule import SlotName
 from aftercare.views.access import client_ip, client_required
@@ -259,3 +261,44 @@ def progress_page(request: HttpRequest) -> HttpResponse:
             "progress": selectors.plan_progress(plan, client),
         },
     )
+
+
+@client_required
+def settings_page(request: HttpRequest) -> HttpResponse:
+    client: Client = request.client
+    form = ClientSettingsForm(request.POST or None, instance=client)
+    if request.method == "POST" and form.is_valid():
+        services.client_settings_save(
+            client=form.save(commit=False),
+            pause_days=form.cleaned_data["pause_days"],
+            resume=form.cleaned_data["resume"],
+        )
+        messages.success(request, "Saved. Your next reminder follows these settings.")
+        return redirect("client-settings")
+    calendar_url = emails.absolute(reverse("client-calendar")) + get_query_string(
+        client.user, scope="calendar"
+    )
+    return render(
+        request,
+        "client/settings.html",
+        {
+            "client": client,
+            "practice": client.practice,
+            "form": form,
+            "calendar_url": calendar_url,
+            "paused": client.is_paused(client.local_today()),
+        },
+    )
+
+
+def calendar_feed(request: HttpRequest) -> HttpResponse:
+    """The routine's slots as a calendar subscription (.ics) for clients who prefer
+    their calendar. The link carries a calendar-only token; revoking links ends it."""
+    user = sesame_get_user(request, scope="calendar", max_age=timedelta(days=365))
+    client = getattr(user, "client", None) if user else None
+    if client is None or not client.active:
+        return HttpResponse("This calendar link no longer works.", status=404, content_type="text/plain")
+    body = calendars.routine_calendar(client)
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="aftercare.ics"'
+    return response

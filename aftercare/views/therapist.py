@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from aftercare import checkins, emails, selectors, services
+from aftercare import checkins, emails, reminders, selectors, services
 from aftercare.forms import (
     ClientForm,
     ExerciseForm,
@@ -22,7 +22,7 @@ from aftercare.forms import (
     SessionPlanForm,
     StepTweakForm,
 )
-from aftercare.models import Alert, Exercise, PhaseChange, PlanStep, Protocol
+from aftercare.models import Alert, Exercise, PhaseChange, PlanStep, Protocol, Reminder
 from aftercare.phases import Phase
 from aftercare.views.access import client_ip, get_therapist, practice_client, therapist_required
 from clients import services as people
@@ -119,6 +119,10 @@ def client_detail(request: HttpRequest, public_id) -> HttpResponse:
         "alerts": selectors.plan_open_alerts(plan) if plan else [],
         "logs": selectors.plan_logs(plan) if plan else [],
         "progress": selectors.plan_progress(plan, client) if plan else None,
+        "reminder_history": client.reminders.exclude(status=Reminder.Status.PENDING).order_by(
+            "-due_at"
+        )[:30],
+        "upcoming": reminders.reminders_preview(client, days=14),
     }
     return render(request, "therapist/client_detail.html", context)
 
