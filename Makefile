@@ -21,7 +21,7 @@ demo: migrate
 	$(PY) manage.py seed_demo
 
 # Web, Celery worker and beat on the embedded defaults; Ctrl-C stops all three.
-run: demo
+run: migrate
 	bash bin/run-dev
 
 test: install

@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from aftercare.models import Completion, Exercise, PhaseChange, Plan, PlanStep, Protocol, ProtocolStep
+from aftercare.models import (
+    Completion,
+    Exercise,
+    PhaseChange,
+    Plan,
+    PlanStep,
+    Protocol,
+    ProtocolStep,
+)
 
 
 class ProtocolStepInline(admin.TabularInline):

@@ -116,14 +116,17 @@ def _raise(plan: Plan, found: list[taper.Alert], log: SymptomLog, now: datetime)
     open_keys = set(plan.alerts.filter(resolved_at=None).values_list("kind", "step_id"))
     created = []
     for alert in found:
-        if (alert.kind, alert.step_key) in open_keys:
-            continue
         step = None
         if alert.step_key is not None:
             step = PlanStep.objects.filter(plan=plan, pk=alert.step_key).first()
             if step is None:
                 continue  # not this plan's step: ignore rather than trust the form
+            # Paused again even if an earlier alert is still open: it raised pain again.
             PlanStep.objects.filter(pk=step.pk, paused_at=None).update(paused_at=now)
+        # A safety answer always alerts anew (each one is an event); other alerts are
+        # conditions that stay open until the therapist marks them handled.
+        if not alert.kind.startswith("safety_") and (alert.kind, alert.step_key) in open_keys:
+            continue
         created.append(
             Alert.objects.create(
                 plan=plan,

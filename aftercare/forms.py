@@ -39,7 +39,9 @@ class LoginForm(forms.Form):
         ok_email = throttle.hit(
             "login-email", email, limit=settings.LOGIN_ATTEMPTS_PER_EMAIL, window=window
         )
-        ok_ip = throttle.hit("login-ip", self.ip, limit=settings.LOGIN_ATTEMPTS_PER_IP, window=window)
+        ok_ip = throttle.hit(
+            "login-ip", self.ip, limit=settings.LOGIN_ATTEMPTS_PER_IP, window=window
+        )
         if not (ok_email and ok_ip):
             minutes = window // 60
             raise ValidationError(
@@ -226,39 +228,61 @@ class CheckinForm(forms.Form):
         label="Which ones?",
     )
     pain_now = forms.TypedChoiceField(
-        required=False, coerce=int, choices=PAIN_CHOICES, widget=forms.RadioSelect,
+        required=False,
+        coerce=int,
+        choices=PAIN_CHOICES,
+        widget=forms.RadioSelect,
         label="Pain right now",
     )
     worst_pain = forms.TypedChoiceField(
-        required=False, coerce=int, choices=PAIN_CHOICES, widget=forms.RadioSelect,
+        required=False,
+        coerce=int,
+        choices=PAIN_CHOICES,
+        widget=forms.RadioSelect,
         label="Worst pain since your last check-in",
     )
     compared = forms.ChoiceField(
-        required=False, choices=SymptomLog.Compared.choices, widget=forms.RadioSelect,
+        required=False,
+        choices=SymptomLog.Compared.choices,
+        widget=forms.RadioSelect,
         label="Compared with last time",
     )
     legs = forms.ChoiceField(
-        required=False, choices=SymptomLog.Legs.choices, widget=forms.RadioSelect,
+        required=False,
+        choices=SymptomLog.Legs.choices,
+        widget=forms.RadioSelect,
         label="Pain, numbness or tingling in your legs",
     )
     steps_done = forms.TypedMultipleChoiceField(
-        required=False, coerce=int, widget=forms.CheckboxSelectMultiple,
+        required=False,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
         label="Which steps did you do since last time?",
     )
     worse_steps = forms.TypedMultipleChoiceField(
-        required=False, coerce=int, widget=forms.CheckboxSelectMultiple,
+        required=False,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
         label="Did any step make your pain worse?",
     )
     worse_by = forms.TypedChoiceField(
-        required=False, coerce=int, choices=WORSE_BY_CHOICES, widget=forms.RadioSelect,
-        empty_value=0, label="How much worse?",
+        required=False,
+        coerce=int,
+        choices=WORSE_BY_CHOICES,
+        widget=forms.RadioSelect,
+        empty_value=0,
+        label="How much worse?",
     )
     sleep = forms.ChoiceField(
-        required=False, choices=SymptomLog.Sleep.choices, widget=forms.RadioSelect,
+        required=False,
+        choices=SymptomLog.Sleep.choices,
+        widget=forms.RadioSelect,
         label="Last night",
     )
     note = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
         label="Anything to tell your therapist? (optional)",
     )
     flare_tap = forms.BooleanField(required=False, label="I'm having a flare")
@@ -300,9 +324,7 @@ class CheckinForm(forms.Form):
                 "untick this or change your answer.",
             )
         if worst is not None and now is not None and now > worst:
-            self.add_error(
-                "worst_pain", "Your worst pain can't be lower than your pain right now."
-            )
+            self.add_error("worst_pain", "Your worst pain can't be lower than your pain right now.")
         return data
 
     def answers(self) -> dict:

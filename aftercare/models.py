@@ -22,7 +22,9 @@ class Exercise(models.Model):
         Practice, on_delete=models.CASCADE, null=True, blank=True, related_name="exercises"
     )
     name = models.CharField(max_length=120)
-    summary = models.CharField(max_length=200, blank=True, help_text="One line for lists and emails.")
+    summary = models.CharField(
+        max_length=200, blank=True, help_text="One line for lists and emails."
+    )
     instructions = models.TextField()
     safety_notes = models.TextField(blank=True)
     duration_minutes = models.PositiveSmallIntegerField(
@@ -104,7 +106,9 @@ class Plan(models.Model):
     session = models.ForeignKey(
         MassageSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="plans"
     )
-    assigned_by = models.ForeignKey(Therapist, on_delete=models.SET_NULL, null=True, related_name="+")
+    assigned_by = models.ForeignKey(
+        Therapist, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     name = models.CharField(max_length=120)
     phase = models.CharField(max_length=12, choices=PHASE_CHOICES, default=Phase.SUBSIDING)
     phase_since = models.DateTimeField(default=timezone.now)
@@ -185,6 +189,9 @@ class Completion(models.Model):
         ]
         indexes = [models.Index(fields=["day"])]
 
+    def __str__(self) -> str:
+        return f"{self.step_id} done {self.day} {self.slot}"
+
 
 class PhaseChange(models.Model):
     class Cause(models.TextChoices):
@@ -204,6 +211,9 @@ class PhaseChange(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_phase or '-'} -> {self.to_phase} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class SymptomLog(models.Model):
@@ -257,6 +267,9 @@ class SymptomLog(models.Model):
         indexes = [models.Index(fields=["plan", "at"])]
 
     @property
+    def __str__(self) -> str:
+        return f"Check-in {self.at:%Y-%m-%d %H:%M} (worst {self.worst_pain})"
+
     def safety_sign_texts(self) -> list[str]:
         return [SIGN_TEXT.get(key, key) for key in self.safety_signs]
 
@@ -292,6 +305,9 @@ class Alert(models.Model):
         indexes = [models.Index(fields=["plan", "resolved_at"])]
 
     @property
+    def __str__(self) -> str:
+        return self.message
+
     def is_safety(self) -> bool:
         return self.kind.startswith("safety_")
 
@@ -337,7 +353,9 @@ class Reminder(models.Model):
     class Meta:
         ordering = ["due_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["client", "kind", "slot_key"], name="one_reminder_per_slot")
+            models.UniqueConstraint(
+                fields=["client", "kind", "slot_key"], name="one_reminder_per_slot"
+            )
         ]
         indexes = [
             models.Index(fields=["status", "due_at"]),
@@ -353,3 +371,6 @@ class Heartbeat(models.Model):
 
     name = models.CharField(max_length=40, primary_key=True)
     at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at}"

@@ -59,7 +59,9 @@ def pain_chart(series: list[DayPoint], width: int = 600, height: int = 180) -> C
     def y(value: int) -> float:
         return round(top + plot_h * (1 - value / 10), 1)
 
-    dots = tuple((x(i), y(p.worst), p.worst, p.day) for i, p in enumerate(series) if p.worst is not None)
+    dots = tuple(
+        (x(i), y(p.worst), p.worst, p.day) for i, p in enumerate(series) if p.worst is not None
+    )
     return Chart(
         width=width,
         height=height,
@@ -128,8 +130,7 @@ def encouragement(series: list[DayPoint], phase: Phase, maintenance_days: int = 
         )
     if newest.worst - first.worst >= MEANINGFUL:
         return (
-            "Your pain has gone up lately. Go gently, and tell your therapist if it keeps "
-            "climbing."
+            "Your pain has gone up lately. Go gently, and tell your therapist if it keeps climbing."
         )
     if done_week >= 5:
         return f"You've done your routine on {done_week} of the last 7 days. Keep it up."

@@ -242,9 +242,9 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None) -> str:
     )
     if not claimed:
         return "not queued"
-    reminder = Reminder.objects.select_related(
-        "client__practice", "client__user", "plan"
-    ).get(id=reminder_id)
+    reminder = Reminder.objects.select_related("client__practice", "client__user", "plan").get(
+        id=reminder_id
+    )
     reason = why_skip(reminder, now)
     if reason:
         _finish(reminder, Status.SKIPPED, reason)
@@ -384,7 +384,9 @@ class Upcoming:
     steps: tuple[str, ...]
 
 
-def reminders_preview(client: Client, *, days: int = 14, now: datetime | None = None) -> list[Upcoming]:
+def reminders_preview(
+    client: Client, *, days: int = 14, now: datetime | None = None
+) -> list[Upcoming]:
     """What the client will be sent in the next `days` days, in their local time."""
     now = now or timezone.now()
     zone = ZoneInfo(client.time_zone)
@@ -397,11 +399,7 @@ def reminders_preview(client: Client, *, days: int = 14, now: datetime | None = 
                 names = tuple(step.name for step in slot.steps)
                 upcoming.append(Upcoming(slot.utc.astimezone(zone), Kind.ROUTINE.label, names))
     last_session = client.sessions.aggregate(last=Max("date"))["last"]
-    if (
-        last_session
-        and client.booking_emails
-        and client.massage_cadence != Client.Cadence.NONE
-    ):
+    if last_session and client.booking_emails and client.massage_cadence != Client.Cadence.NONE:
         for kind, _key, _day, due_at in booking_due(client, last_session):
             if now <= due_at <= now + timedelta(days=days):
                 upcoming.append(Upcoming(due_at.astimezone(zone), Kind(kind).label, ()))

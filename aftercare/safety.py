@@ -35,7 +35,7 @@ SIGN_TEXT = dict(EMERGENCY_SIGNS + DOCTOR_SIGNS)
 
 
 def safety_level(signs: list[str] | set[str]) -> str:
-    """"emergency", "doctor" or "none" for the signs a client ticked."""
+    """ "emergency", "doctor" or "none" for the signs a client ticked."""
     chosen = set(signs)
     if chosen & EMERGENCY_KEYS:
         return "emergency"

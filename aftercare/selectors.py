@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from aftercare import progress, schedule
+from aftercare import progress, schedule, taper
 from aftercare.models import Alert, Completion, Plan, PlanStep, SymptomLog
 from aftercare.phases import Phase
 from clients.models import Client, Practice
@@ -38,7 +38,10 @@ def plan_steps_due(plan: Plan) -> list[schedule.StepDue]:
     """The plan's steps as the schedule sees them in the plan's current phase."""
     return [
         schedule.StepDue(
-            key=step.id, name=step.name, frequency=step.frequency_in(plan.phase), is_heat=step.is_heat
+            key=step.id,
+            name=step.name,
+            frequency=step.frequency_in(plan.phase),
+            is_heat=step.is_heat,
         )
         for step in plan.steps.all()
         if step.in_routine
@@ -80,9 +83,9 @@ def plan_day(plan: Plan, client: Client, day: date) -> TodayView:
     phase = Phase(plan.phase)
     slots = schedule.slots_for_day(due, prefs, client.time_zone, day, phase)
     done: dict[str, set[int]] = {}
-    for step_id, slot_name in Completion.objects.filter(
-        step__plan=plan, day=day
-    ).values_list("step_id", "slot"):
+    for step_id, slot_name in Completion.objects.filter(step__plan=plan, day=day).values_list(
+        "step_id", "slot"
+    ):
         done.setdefault(slot_name, set()).add(step_id)
     views = [
         SlotView(
@@ -144,7 +147,9 @@ def practice_clients(practice: Practice, query: str = "") -> QuerySet[Client]:
     return clients.order_by("-active", "name")
 
 
-def dashboard_rows(practice: Practice, query: str = "", now: datetime | None = None) -> list[DashboardRow]:
+def dashboard_rows(
+    practice: Practice, query: str = "", now: datetime | None = None
+) -> list[DashboardRow]:
     """Clients ordered by need of attention: open alerts first (safety at the top), then
     no check-in for 2 days in Flare or Subsiding, then everyone else by name."""
     now = now or timezone.now()
@@ -160,6 +165,16 @@ def _dashboard_row(client: Client, now: datetime) -> DashboardRow:
         if now - since >= NO_LOG_AFTER and attention < Alert.SEVERITY["no_log"]:
             attention = Alert.SEVERITY["no_log"]
             reason = f"No check-in for {(now - since).days} days"
+    # A flare past 7 days is a referral whether or not the client still checks in: the
+    # alert is raised by a log, so a client who went quiet mid-flare would never get one.
+    if client.plan_phase == Phase.FLARE and client.plan_since:
+        flare_days = (now - client.plan_since).days
+        if (
+            now - client.plan_since > taper.FLARE_REFER_AFTER
+            and attention < Alert.SEVERITY["flare_over_7_days"]
+        ):
+            attention = Alert.SEVERITY["flare_over_7_days"]
+            reason = f"Flare for {flare_days} days: consider referring"
     trend = ""
     if client.last_worst is not None and client.before_worst is not None:
         change = client.last_worst - client.before_worst

@@ -14,13 +14,13 @@ from django.utils import timezone
 from aftercare import reminders
 from aftercare.models import (
     Completion,
-    Reminder,
     Exercise,
     PhaseChange,
     Plan,
     PlanStep,
     Protocol,
     ProtocolStep,
+    Reminder,
 )
 from aftercare.phases import Phase
 from clients.models import Client, MassageSession, Practice, Therapist, User

@@ -23,7 +23,9 @@ urlpatterns = [
     ),
     path("t/clients/<uuid:public_id>/link/send/", therapist.link_send, name="therapist-link-send"),
     path(
-        "t/clients/<uuid:public_id>/link/revoke/", therapist.link_revoke, name="therapist-link-revoke"
+        "t/clients/<uuid:public_id>/link/revoke/",
+        therapist.link_revoke,
+        name="therapist-link-revoke",
     ),
     path("t/exercises/", therapist.exercises, name="therapist-exercises"),
     path("t/exercises/new/", therapist.exercise_edit, name="therapist-exercise-add"),

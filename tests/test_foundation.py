@@ -20,7 +20,11 @@ def test_it_ships_the_low_back_protocol_as_data():
         "QL and psoas stretch and strength",
     ]
     si_reset = builtin.steps.get(exercise__name="Passive SI reset")
-    assert (si_reset.flare, si_reset.subsiding, si_reset.maintenance) == ("2x_day", "1x_day", "1x_week")
+    assert (si_reset.flare, si_reset.subsiding, si_reset.maintenance) == (
+        "2x_day",
+        "1x_day",
+        "1x_week",
+    )
 
 
 @pytest.mark.django_db

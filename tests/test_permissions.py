@@ -169,6 +169,7 @@ CLIENT_PAGES = {
     "check-in": lambda w: reverse("client-checkin"),
     "safety": lambda w: reverse("client-safety"),
     "progress": lambda w: reverse("client-progress"),
+    "settings": lambda w: reverse("client-settings"),
 }
 
 # Open to anyone, by design (each has its own tests in test_client_pages / test_therapist_pages).
@@ -179,6 +180,7 @@ PUBLIC_URL_NAMES = {
     "client-new-link",
     "client-warning-signs",
     "client-forget",
+    "client-calendar",  # a calendar app has no session: a calendar-only signed token instead
 }
 
 

@@ -73,7 +73,12 @@ def whole_plan(request: HttpRequest) -> HttpResponse:
         return render(request, "client/no_plan.html", {"client": client})
     steps = [step for step in plan.steps.all() if step.in_routine]
     rows = [
-        (step, step.get_flare_display(), step.get_subsiding_display(), step.get_maintenance_display())
+        (
+            step,
+            step.get_flare_display(),
+            step.get_subsiding_display(),
+            step.get_maintenance_display(),
+        )
         for step in steps
     ]
     return render(
@@ -230,9 +235,7 @@ def safety_screen(request: HttpRequest) -> HttpResponse:
     plan = selectors.client_active_plan(client)
     if plan is None or plan.phase != Phase.HOLD:
         return redirect("client-today")
-    last = (
-        plan.logs.filter(at__gte=plan.phase_since).exclude(safety="none").order_by("-at").first()
-    )
+    last = plan.logs.filter(at__gte=plan.phase_since).exclude(safety="none").order_by("-at").first()
     if last is None:  # paused by the therapist, not by a warning sign: Today explains
         return redirect("client-today")
     level = last.safety
@@ -297,7 +300,9 @@ def calendar_feed(request: HttpRequest) -> HttpResponse:
     user = sesame_get_user(request, scope="calendar", max_age=timedelta(days=365))
     client = getattr(user, "client", None) if user else None
     if client is None or not client.active:
-        return HttpResponse("This calendar link no longer works.", status=404, content_type="text/plain")
+        return HttpResponse(
+            "This calendar link no longer works.", status=404, content_type="text/plain"
+        )
     body = calendars.routine_calendar(client)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="aftercare.ics"'

@@ -66,7 +66,9 @@ def _checkin(request: HttpRequest, reminder: Reminder) -> HttpResponse:
     plan = reminder.plan
     client = reminder.client
     if plan.phase == Phase.HOLD:
-        return render(request, "client/email_done.html", {"gone": True, "practice": client.practice})
+        return render(
+            request, "client/email_done.html", {"gone": True, "practice": client.practice}
+        )
     steps = [step for step in plan.steps.all() if step.in_routine and not step.is_heat]
     form = CheckinForm(
         request.POST or None,

@@ -143,9 +143,7 @@ def session_assign(request: HttpRequest, public_id) -> HttpResponse:
         initial={"protocol": protocols[0]},
     )
     tweak_forms = {
-        protocol.id: [
-            (step, _tweak_form(request, step)) for step in protocol.steps.all()
-        ]
+        protocol.id: [(step, _tweak_form(request, step)) for step in protocol.steps.all()]
         for protocol in protocols
     }
     if request.method == "POST" and form.is_valid():
@@ -155,9 +153,13 @@ def session_assign(request: HttpRequest, public_id) -> HttpResponse:
             plan = _record_and_assign(therapist, client, form.cleaned_data, chosen)
             if form.cleaned_data["send_link"]:
                 transaction.on_commit(lambda: emails.plan_link_send(client=client, first=True))
-                messages.success(request, f"Plan assigned. {client.first_name} has been emailed their link.")
+                messages.success(
+                    request, f"Plan assigned. {client.first_name} has been emailed their link."
+                )
             else:
-                messages.success(request, "Plan assigned. Copy the client's link below to share it.")
+                messages.success(
+                    request, "Plan assigned. Copy the client's link below to share it."
+                )
             return redirect("therapist-client", public_id=plan.client.public_id)
     return render(
         request,
@@ -190,9 +192,7 @@ def _record_and_assign(therapist, client: Client, data: dict, chosen) -> object:
     session = people.session_record(
         client=client, therapist=therapist, date=data["date"], notes=data["notes"]
     )
-    tweaks = {
-        step.id: services.StepTweak(**tweak.cleaned_data) for step, tweak in chosen
-    }
+    tweaks = {step.id: services.StepTweak(**tweak.cleaned_data) for step, tweak in chosen}
     return services.plan_assign(
         client=client,
         protocol=data["protocol"],

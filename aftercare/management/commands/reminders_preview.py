@@ -9,7 +9,9 @@ from clients.models import Client
 
 
 class Command(BaseCommand):
-    help = "Preview a client's upcoming reminders: python manage.py reminders_preview EMAIL --days 14"
+    help = (
+        "Preview a client's upcoming reminders: python manage.py reminders_preview EMAIL --days 14"
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("email")
@@ -18,14 +20,16 @@ class Command(BaseCommand):
     def handle(self, *args, email: str, days: int, **options) -> None:
         if not 1 <= days <= 90:
             raise CommandError("--days must be between 1 and 90.")
-        clients = list(Client.objects.filter(email=email.strip().lower()).select_related("practice"))
+        clients = list(
+            Client.objects.filter(email=email.strip().lower()).select_related("practice")
+        )
         if not clients:
             raise CommandError(f"No client with the email {email}.")
         for client in clients:
             self.stdout.write(f"{client.name} ({client.practice.name}), {client.time_zone}:")
             upcoming = reminders_preview(client, days=days)
             if not upcoming:
-                self.stdout.write("  nothing in the next {days} days".format(days=days))
+                self.stdout.write(f"  nothing in the next {days} days")
             for item in upcoming:
                 steps = ", ".join(item.steps)
                 when = item.local.strftime("%a %d %b %H:%M %Z")

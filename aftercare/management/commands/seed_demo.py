@@ -24,14 +24,38 @@ THERAPIST_PASSWORD = "demo-therapist-2026"
 DEMO_PAIN = {
     Phase.FLARE: [(1, 8)],
     Phase.SUBSIDING: [(6, 8), (5, 7), (4, 6), (3, 5), (2, 4), (1, 3)],
-    Phase.MAINTENANCE: [(20, 5), (18, 3), (15, 1), (13, 1), (11, 0), (9, 1), (7, 0), (4, 0), (1, 0)],
+    Phase.MAINTENANCE: [
+        (20, 5),
+        (18, 3),
+        (15, 1),
+        (13, 1),
+        (11, 0),
+        (9, 1),
+        (7, 0),
+        (4, 0),
+        (1, 0),
+    ],
 }
 
 DEMO_CLIENTS = [
     # name, email, zone, cadence, phase (None: no plan yet), days since session
     ("Sam Rivera", "sam@demo.aftercare.test", "Europe/London", "weekly", Phase.FLARE, 1),
-    ("Priya Natarajan", "priya@demo.aftercare.test", "America/New_York", "fortnightly", Phase.SUBSIDING, 6),
-    ("Jo Whitfield", "jo@demo.aftercare.test", "Australia/Sydney", "monthly", Phase.MAINTENANCE, 20),
+    (
+        "Priya Natarajan",
+        "priya@demo.aftercare.test",
+        "America/New_York",
+        "fortnightly",
+        Phase.SUBSIDING,
+        6,
+    ),
+    (
+        "Jo Whitfield",
+        "jo@demo.aftercare.test",
+        "Australia/Sydney",
+        "monthly",
+        Phase.MAINTENANCE,
+        20,
+    ),
     ("Alex Moreau", "alex@demo.aftercare.test", "Europe/Paris", "none", None, 0),
 ]
 
@@ -44,9 +68,9 @@ class Command(BaseCommand):
             raise CommandError("seed_demo makes a known password: run it with DEBUG=1 only.")
         with transaction.atomic():
             practice, therapist = self._practice()
-            protocol = Protocol.objects.filter(practice=practice).first() or services.library_install(
+            protocol = Protocol.objects.filter(
                 practice=practice
-            )
+            ).first() or services.library_install(practice=practice)
             for row in DEMO_CLIENTS:
                 self._client(practice, therapist, protocol, *row)
         self._report(practice)
@@ -120,5 +144,7 @@ class Command(BaseCommand):
         self.stdout.write(f"    email:    {THERAPIST_EMAIL}")
         self.stdout.write(f"    password: {THERAPIST_PASSWORD}")
         if flare_client:
-            self.stdout.write(f"  Client link ({flare_client.name}, in a flare), open it at phone size:")
+            self.stdout.write(
+                f"  Client link ({flare_client.name}, in a flare), open it at phone size:"
+            )
             self.stdout.write(f"    {emails.client_link(flare_client)}")
