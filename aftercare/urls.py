@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from aftercare.views import client, email_links, therapist
+from aftercare.views import client, email_links, health, therapist
 
 urlpatterns = [
     path("", therapist.home, name="home"),
@@ -49,5 +49,6 @@ urlpatterns = [
     path(
         "e/unsubscribe/<str:kind>/<str:token>/", email_links.unsubscribe, name="email-unsubscribe"
     ),
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

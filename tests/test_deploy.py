@@ -1,0 +1,51 @@
+"""Production settings pass Django's deployment checklist with no warnings."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_check(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def production_env() -> dict[str, str]:
+    return {
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "aftercare.example",
+        "SITE_URL": "https://aftercare.example",
+    }
+
+
+def test_it_passes_check_deploy_with_production_settings():
+    result = run_check(**production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_it_would_warn_about_the_development_settings():
+    # The check above can fail: with DEBUG on it reports the deployment warnings.
+    result = run_check(DEBUG="1")
+    assert result.returncode != 0
+    assert "security.W018" in result.stdout + result.stderr  # DEBUG on in deployment
+
+
+def test_it_refuses_to_start_in_production_without_a_secret_key():
+    result = run_check(DEBUG="0", ALLOWED_HOSTS="aftercare.example")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
