@@ -49,3 +49,36 @@ def test_it_refuses_to_start_in_production_without_a_secret_key():
     result = run_check(DEBUG="0", ALLOWED_HOSTS="aftercare.example")
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_it_serves_hashed_compressed_static_files_in_production(tmp_path):
+    env = {**production_env(), "STATIC_ROOT": str(tmp_path)}
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert collected.returncode == 0, collected.stderr
+    assert list(tmp_path.glob("css/app.*.css.gz")), "hashed and gzipped by whitenoise"
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.templatetags.static import static; print(static('css/app.css'))",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    url = shown.stdout.strip().splitlines()[-1]  # after Django 5.2 shell's import notice
+    assert (
+        url.startswith("/static/css/app.") and url.endswith(".css") and url != "/static/css/app.css"
+    )
