@@ -18,6 +18,8 @@ from aftercare import emails, reminders, taper
 from aftercare.models import Alert, PhaseChange, Plan, PlanStep, SymptomLog
 from aftercare.phases import Phase
 from aftercare.safety import safety_level
+from clients.models import AuditEvent
+from clients.services import audit_event_record
 
 
 @dataclass
@@ -102,6 +104,15 @@ def _phase_change(plan: Plan, decision: taper.Decision, cause: str, now: datetim
         rule=decision.rule,
         reason=decision.reason[:300],
         cause=cause,
+        at=now,
+    )
+    # The client's own answer or button moved the phase: their name goes in the History.
+    how = "the client's button" if cause == PhaseChange.Cause.CLIENT else "a check-in"
+    audit_event_record(
+        client=plan.client,
+        by=plan.client.user,
+        action=AuditEvent.Action.PHASE_CHANGED,
+        detail=f"{Phase(plan.phase).label} → {Phase(decision.phase).label} after {how}",
         at=now,
     )
     plan.phase = decision.phase

@@ -426,3 +426,22 @@ class ClientSettingsForm(forms.ModelForm):
             quiet_start=data["quiet_start"],
             quiet_end=data["quiet_end"],
         )
+
+
+class ClientDeleteForm(forms.Form):
+    """Deleting a client cannot be undone: the therapist types the client's name."""
+
+    confirm_name = forms.CharField(
+        max_length=150, label="Type the client's name to confirm", strip=True
+    )
+
+    def __init__(self, *args, client: Client, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.client = client
+        self.fields["confirm_name"].widget.attrs["autocomplete"] = "off"
+
+    def clean_confirm_name(self) -> str:
+        typed = self.cleaned_data["confirm_name"]
+        if " ".join(typed.split()).casefold() != " ".join(self.client.name.split()).casefold():
+            raise ValidationError("That is not the client's name as written above.")
+        return typed

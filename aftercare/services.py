@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from aftercare import reminders
+from aftercare import emails, reminders
 from aftercare.models import (
     Completion,
     Exercise,
@@ -23,7 +23,8 @@ from aftercare.models import (
     Reminder,
 )
 from aftercare.phases import Phase
-from clients.models import Client, MassageSession, Practice, Therapist, User
+from clients.models import AuditEvent, Client, MassageSession, Practice, Therapist, User
+from clients.services import audit_event_record
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ def plan_assign(
             cause=PhaseChange.Cause.ASSIGNED,
             by=by.user,
         )
+        audit_event_record(
+            client=client,
+            by=by.user,
+            action=AuditEvent.Action.PLAN_ASSIGNED,
+            detail=f"{plan.name}, starting in {Phase(phase).label}",
+        )
     return plan
 
 
@@ -102,10 +109,14 @@ def _plan_step(plan: Plan, step: ProtocolStep, tweak: StepTweak) -> PlanStep:
     )
 
 
-def plan_end(*, plan: Plan) -> None:
+def plan_end(*, plan: Plan, by: User | None = None) -> None:
     with transaction.atomic():
-        Plan.objects.filter(pk=plan.pk, ended_at=None).update(ended_at=timezone.now())
+        ended = Plan.objects.filter(pk=plan.pk, ended_at=None).update(ended_at=timezone.now())
         reminders.reminders_forget_pending(client=plan.client)
+        if ended:
+            audit_event_record(
+                client=plan.client, by=by, action=AuditEvent.Action.PLAN_ENDED, detail=plan.name
+            )
 
 
 def phase_set(
@@ -115,6 +126,7 @@ def phase_set(
     with transaction.atomic():
         plan = Plan.objects.select_for_update().get(pk=plan.pk)
         changed = plan.phase != phase
+        _phase_set_audit(plan, phase, pinned, by)
         plan.phase_pinned = pinned
         if changed:
             previous = plan.phase
@@ -133,6 +145,21 @@ def phase_set(
             )
         plan.save(update_fields=["phase_pinned"])
     return None
+
+
+def _phase_set_audit(plan: Plan, phase: Phase, pinned: bool, by: User) -> None:
+    """The History line for a phase set by hand: a new phase, or only a pin changed."""
+    if plan.phase != phase:
+        detail = f"{Phase(plan.phase).label} → {Phase(phase).label}" + (
+            ", pinned" if pinned else ""
+        )
+        action = AuditEvent.Action.PHASE_SET
+    elif pinned != plan.phase_pinned:
+        detail = Phase(phase).label
+        action = AuditEvent.Action.PHASE_PINNED if pinned else AuditEvent.Action.PHASE_UNPINNED
+    else:
+        return
+    audit_event_record(client=plan.client, by=by, action=action, detail=detail)
 
 
 def step_complete(*, step: PlanStep, day: date, slot: str) -> Completion:
@@ -213,3 +240,40 @@ def client_settings_save(*, client: Client, pause_days: int | None, resume: bool
             client=client,
             kinds=(Reminder.Kind.ROUTINE, Reminder.Kind.BOOKING, Reminder.Kind.BOOKING_FOLLOWUP),
         )
+
+
+def plan_steps_update(*, plan: Plan, steps: list[PlanStep], by: User | None) -> list[str]:
+    """Save the therapist's edits to this client's steps (`steps` changed in memory, as
+    a formset's `save(commit=False)` gives them). Only steps of `plan` are saved.
+    Records which fields of which steps changed, not the new notes themselves."""
+    with transaction.atomic():
+        stored = PlanStep.objects.select_for_update().in_bulk([step.pk for step in steps])
+        changes = []
+        for step in steps:
+            before = stored.get(step.pk)
+            if before is None or before.plan_id != plan.pk:
+                continue
+            fields = [
+                f
+                for f in PlanStep._meta.concrete_fields
+                if not f.primary_key and getattr(before, f.attname) != getattr(step, f.attname)
+            ]
+            if not fields:
+                continue
+            step.save()
+            labels = ", ".join(str(f.verbose_name) for f in fields)
+            changes.append(f"{step.name} ({labels})")
+        if changes:
+            audit_event_record(
+                client=plan.client,
+                by=by,
+                action=AuditEvent.Action.PLAN_STEPS_EDITED,
+                detail="; ".join(changes),
+            )
+    return changes
+
+
+def client_link_send(*, client: Client, by: User | None, first: bool = False) -> None:
+    """Email the client their link and note it in the client's History."""
+    emails.plan_link_send(client=client, first=first)
+    audit_event_record(client=client, by=by, action=AuditEvent.Action.LINK_SENT)

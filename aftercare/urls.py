@@ -27,6 +27,16 @@ urlpatterns = [
         therapist.link_revoke,
         name="therapist-link-revoke",
     ),
+    path(
+        "t/clients/<uuid:public_id>/export/",
+        therapist.client_export,
+        name="therapist-client-export",
+    ),
+    path(
+        "t/clients/<uuid:public_id>/delete/",
+        therapist.client_delete,
+        name="therapist-client-delete",
+    ),
     path("t/exercises/", therapist.exercises, name="therapist-exercises"),
     path("t/exercises/new/", therapist.exercise_edit, name="therapist-exercise-add"),
     path("t/exercises/<int:pk>/", therapist.exercise_edit, name="therapist-exercise-edit"),

@@ -197,3 +197,43 @@ class MassageSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} on {self.date:%d %b %Y}"
+
+
+class AuditEvent(models.Model):
+    """Who changed a client's details, plan or phase, and when: written by the services
+    that make the change (never by signals), shown as the client page's History.
+
+    `detail` names what changed, never the health details themselves. The events belong
+    to the client: deleting the client deletes them.
+    """
+
+    class Action(models.TextChoices):
+        CLIENT_ADDED = "client_added", "Client added"
+        CLIENT_EDITED = "client_edited", "Details edited"
+        PLAN_ASSIGNED = "plan_assigned", "Plan assigned"
+        PLAN_STEPS_EDITED = "plan_steps_edited", "Plan steps adjusted"
+        PLAN_ENDED = "plan_ended", "Plan ended"
+        PHASE_SET = "phase_set", "Phase set"
+        PHASE_PINNED = "phase_pinned", "Phase pinned"
+        PHASE_UNPINNED = "phase_unpinned", "Phase unpinned"
+        PHASE_CHANGED = "phase_changed", "Phase changed"
+        LINK_SENT = "link_sent", "Link emailed"
+        LINKS_REVOKED = "links_revoked", "Links revoked"
+        DATA_EXPORTED = "data_exported", "Data exported"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Kept as written at the time, so the history still says who after a therapist leaves.
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["client", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_name or 'the system'}"

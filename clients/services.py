@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from clients.models import Client, MassageSession, Practice, Therapist, User
+from clients.models import AuditEvent, Client, MassageSession, Practice, Therapist, User
 
 
 def practice_create(
@@ -31,9 +32,33 @@ def client_user_create() -> User:
     return User.objects.create_user(email=f"client-{uuid.uuid4().hex}@clients.invalid")
 
 
-def client_create(*, practice: Practice, **fields: object) -> Client:
+def client_create(*, practice: Practice, by: User | None = None, **fields: object) -> Client:
     with transaction.atomic():
-        return Client.objects.create(practice=practice, user=client_user_create(), **fields)
+        client = Client.objects.create(practice=practice, user=client_user_create(), **fields)
+        audit_event_record(client=client, by=by, action=AuditEvent.Action.CLIENT_ADDED)
+        return client
+
+
+def client_update(*, client: Client, by: User | None, **fields: object) -> list[str]:
+    """Save the therapist's edits; returns (and records) the names of the fields that
+    changed. Compared with the stored row, since a bound ModelForm already changed
+    `client` in memory."""
+    with transaction.atomic():
+        stored = Client.objects.select_for_update().get(pk=client.pk)
+        changed = [name for name, value in fields.items() if getattr(stored, name) != value]
+        for name, value in fields.items():
+            setattr(client, name, value)
+        client.save()
+        if changed:
+            # Names only: the notes and contact details themselves stay out of the history.
+            labels = [str(Client._meta.get_field(name).verbose_name) for name in changed]
+            audit_event_record(
+                client=client,
+                by=by,
+                action=AuditEvent.Action.CLIENT_EDITED,
+                detail="Changed: " + ", ".join(labels),
+            )
+    return changed
 
 
 def session_record(
@@ -48,7 +73,7 @@ def session_record(
     )
 
 
-def client_links_revoke(*, client: Client) -> None:
+def client_links_revoke(*, client: Client, by: User | None = None) -> None:
     """Every link sent so far stops working and every phone logged in is logged out.
 
     django-sesame tokens and Django sessions both carry a hash of the password, so a
@@ -60,3 +85,31 @@ def client_links_revoke(*, client: Client) -> None:
         user.save(update_fields=["password"])
         client.links_revoked_at = timezone.now()
         client.save(update_fields=["links_revoked_at", "updated_at"])
+        audit_event_record(client=client, by=by, action=AuditEvent.Action.LINKS_REVOKED)
+
+
+def audit_event_record(
+    *, client: Client, by: User | None, action: str, detail: str = "", at: datetime | None = None
+) -> AuditEvent:
+    """One line of the client's History. Call it inside the write's transaction, so the
+    record and the change commit (or roll back) together."""
+    return AuditEvent.objects.create(
+        client=client,
+        actor=by,
+        actor_name=actor_name(by),
+        action=action,
+        detail=detail[:300],
+        at=at or timezone.now(),
+    )
+
+
+def actor_name(user: User | None) -> str:
+    if user is None:
+        return ""
+    therapist = getattr(user, "therapist", None)
+    if therapist is not None:
+        return therapist.display_name
+    client = getattr(user, "client", None)
+    if client is not None:
+        return f"{client.name} (client)"
+    return user.name or user.email

@@ -87,6 +87,7 @@ FORMS: dict[str, tuple[str, Callable[[World], str]]] = {
         "therapist",
         lambda w: reverse("therapist-exercise-edit", args=[w.exercise.pk]),
     ),
+    "client delete": ("therapist", _person("therapist-client-delete")),
     "check-in": ("client", lambda w: reverse("client-checkin")),
     "settings": ("client", lambda w: reverse("client-settings")),
     "new link": ("anonymous", lambda w: reverse("client-new-link")),

@@ -13,7 +13,7 @@ from django.test import Client as Browser
 from django.urls import resolve, reverse
 
 from aftercare.models import Completion, Exercise, PhaseChange, Plan, PlanStep, Protocol
-from clients.models import Client, MassageSession, Therapist
+from clients.models import AuditEvent, Client, MassageSession, Therapist, User
 from tests import factories
 
 THERAPIST_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -82,10 +82,20 @@ THERAPIST_PAGES = {
     "exercises": lambda w: reverse("therapist-exercises"),
     "exercise add": lambda w: reverse("therapist-exercise-add"),
     "exercise edit": lambda w: reverse("therapist-exercise-edit", args=[w.exercise.pk]),
+    "client export": _person_url("therapist-client-export"),
+    "client delete": _person_url("therapist-client-delete"),
 }
 
 # The pages that name one of this practice's clients or exercises in the URL.
-PRACTICE_OBJECT_PAGES = ["client", "client edit", "session", "plan edit", "exercise edit"]
+PRACTICE_OBJECT_PAGES = [
+    "client",
+    "client edit",
+    "session",
+    "plan edit",
+    "exercise edit",
+    "client export",
+    "client delete",
+]
 
 
 def _session_post(w: World) -> dict[str, str]:
@@ -139,6 +149,10 @@ THERAPIST_WRITES = {
     "phase": (_person_url("therapist-phase"), lambda w: {"phase": "hold", "pinned": "on"}),
     "link send": (_person_url("therapist-link-send"), lambda w: {}),
     "link revoke": (_person_url("therapist-link-revoke"), lambda w: {}),
+    "client delete": (
+        _person_url("therapist-client-delete"),
+        lambda w: {"confirm_name": w.person.name},
+    ),
     "alert resolve": (
         lambda w: reverse("therapist-alert-resolve", args=[w.person.public_id, 1]),
         lambda w: {},
@@ -205,6 +219,8 @@ def snapshot(w: World) -> dict[str, object]:
         "exercise": (exercise.name, exercise.instructions),
         "protocols": Protocol.objects.count(),
         "mails": len(mail.outbox),
+        "users": User.objects.count(),
+        "audit events": AuditEvent.objects.count(),
     }
 
 

@@ -112,7 +112,9 @@ def plausible_answers(w: World) -> dict[str, str]:
 
 def person_state(w: World) -> dict[str, object]:
     """Everything of the client at stake and of the other practice a request could change."""
-    person = Client.objects.get(pk=w.person.pk)
+    person = Client.objects.filter(pk=w.person.pk).first()
+    if person is None:  # their therapist deleted them (allowed): only the rest can be compared
+        return {"client deleted": True, **other_practice_state(w)}
     plans = Plan.objects.filter(client=person)
     return {
         "client": (

@@ -6,14 +6,15 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.db import transaction
 from django.forms import modelformset_factory
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from aftercare import checkins, emails, reminders, selectors, services
+from aftercare import checkins, emails, privacy, reminders, selectors, services
 from aftercare.forms import (
+    ClientDeleteForm,
     ClientForm,
     ExerciseForm,
     LoginForm,
@@ -84,7 +85,9 @@ def client_add(request: HttpRequest) -> HttpResponse:
         initial={"primary_therapist": therapist, "time_zone": "Europe/London"},
     )
     if request.method == "POST" and form.is_valid():
-        client = people.client_create(practice=therapist.practice, **form.cleaned_data)
+        client = people.client_create(
+            practice=therapist.practice, by=therapist.user, **form.cleaned_data
+        )
         messages.success(request, f"{client.name} added. Record their session to assign the plan.")
         return redirect("therapist-session", public_id=client.public_id)
     return render(request, "therapist/client_form.html", {"form": form, "client": None})
@@ -96,7 +99,7 @@ def client_edit(request: HttpRequest, public_id) -> HttpResponse:
     client = practice_client(therapist, public_id)
     form = ClientForm(request.POST or None, instance=client, practice=therapist.practice)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        people.client_update(client=client, by=therapist.user, **form.cleaned_data)
         messages.success(request, "Saved.")
         return redirect("therapist-client", public_id=client.public_id)
     return render(request, "therapist/client_form.html", {"form": form, "client": client})
@@ -123,6 +126,7 @@ def client_detail(request: HttpRequest, public_id) -> HttpResponse:
             "-due_at"
         )[:30],
         "upcoming": reminders.reminders_preview(client, days=14),
+        "history": client.audit_events.all()[:50],
     }
     return render(request, "therapist/client_detail.html", context)
 
@@ -152,7 +156,9 @@ def session_assign(request: HttpRequest, public_id) -> HttpResponse:
         if all(tweak.is_valid() for _, tweak in chosen):
             plan = _record_and_assign(therapist, client, form.cleaned_data, chosen)
             if form.cleaned_data["send_link"]:
-                transaction.on_commit(lambda: emails.plan_link_send(client=client, first=True))
+                transaction.on_commit(
+                    lambda: services.client_link_send(client=client, by=therapist.user, first=True)
+                )
                 messages.success(
                     request, f"Plan assigned. {client.first_name} has been emailed their link."
                 )
@@ -215,7 +221,7 @@ def library_install(request: HttpRequest) -> HttpResponse:
 @require_POST
 def link_send(request: HttpRequest, public_id) -> HttpResponse:
     client = practice_client(get_therapist(request), public_id)
-    emails.plan_link_send(client=client)
+    services.client_link_send(client=client, by=request.user)
     messages.success(request, f"A new link is on its way to {client.email}.")
     return redirect("therapist-client", public_id=client.public_id)
 
@@ -224,7 +230,7 @@ def link_send(request: HttpRequest, public_id) -> HttpResponse:
 @require_POST
 def link_revoke(request: HttpRequest, public_id) -> HttpResponse:
     client = practice_client(get_therapist(request), public_id)
-    people.client_links_revoke(client=client)
+    people.client_links_revoke(client=client, by=request.user)
     messages.success(
         request,
         f"All of {client.first_name}'s links are revoked and their phone is logged out. "
@@ -246,7 +252,7 @@ def plan_edit(request: HttpRequest, public_id) -> HttpResponse:
         request.POST or None, queryset=PlanStep.objects.filter(plan=plan).order_by("order", "id")
     )
     if request.method == "POST" and formset.is_valid():
-        formset.save()
+        services.plan_steps_update(plan=plan, steps=formset.save(commit=False), by=request.user)
         messages.success(request, "Plan steps saved. The client's Today page shows them now.")
         return redirect("therapist-client", public_id=client.public_id)
     return render(
@@ -260,7 +266,7 @@ def plan_end(request: HttpRequest, public_id) -> HttpResponse:
     client = practice_client(get_therapist(request), public_id)
     plan = selectors.client_active_plan(client)
     if plan is not None:
-        services.plan_end(plan=plan)
+        services.plan_end(plan=plan, by=request.user)
         messages.success(request, "Plan ended. No more reminders will be sent for it.")
     return redirect("therapist-client", public_id=client.public_id)
 
@@ -325,3 +331,29 @@ def alert_resolve(request: HttpRequest, public_id, alert_id: int) -> HttpRespons
     checkins.alert_resolve(alert=alert, by=therapist.user)
     messages.success(request, "Alert marked as handled.")
     return redirect("therapist-client", public_id=client.public_id)
+
+
+@therapist_required
+def client_export(request: HttpRequest, public_id) -> HttpResponse:
+    """Everything about one client, as JSON (?format=json) or a zip of CSVs (?format=csv)."""
+    client = practice_client(get_therapist(request), public_id)
+    kind = request.GET.get("format", "json")
+    if kind not in ("json", "csv"):
+        raise Http404("Unknown export format")
+    export = privacy.client_export(client=client, by=request.user, kind=kind)
+    response = HttpResponse(export.content, content_type=export.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, export.filename)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@therapist_required
+def client_delete(request: HttpRequest, public_id) -> HttpResponse:
+    """A confirmation page (type the client's name), then a POST that deletes it all."""
+    client = practice_client(get_therapist(request), public_id)
+    form = ClientDeleteForm(request.POST or None, client=client)
+    if request.method == "POST" and form.is_valid():
+        name = privacy.client_delete(client=client)
+        messages.success(request, f"{name} and all their data have been deleted.")
+        return redirect("therapist-dashboard")
+    return render(request, "therapist/client_delete.html", {"client": client, "form": form})
