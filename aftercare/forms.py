@@ -205,6 +205,7 @@ class NewLinkForm(forms.Form):
     email = forms.EmailField(
         label="Your email address",
         widget=forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email"}),
+        error_messages={"required": "Enter the email address your therapist has for you."},
     )
 
 

@@ -136,4 +136,8 @@ def encouragement(series: list[DayPoint], phase: Phase, maintenance_days: int = 
         return f"You've done your routine on {done_week} of the last 7 days. Keep it up."
     if phase is Phase.MAINTENANCE:
         return "Your back has settled. The weekly reset helps keep it that way."
-    return f"You've checked in on {len(logged)} days this month. Every check-in helps."
+    days = len(logged)
+    return (
+        f"You've checked in on {days} day{'s' if days != 1 else ''} in the last "
+        f"{len(series)} days. Every check-in helps."
+    )

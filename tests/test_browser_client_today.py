@@ -10,7 +10,9 @@ from aftercare.models import Completion, PlanStep
 from tests import factories
 from tests.browser import PHONE, browser_page, screenshot
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: a transactional test flushes the database after it runs, which
+# would also remove the built-in protocol that a data migration created.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_it_opens_the_link_plays_a_video_and_ticks_a_step(require_service, live_server):

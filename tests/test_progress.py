@@ -296,7 +296,7 @@ def test_it_shows_the_client_an_accessible_chart_and_a_sentence_from_their_data(
     assert title, "the chart's accessible name is its <title>"
     assert "from 8 on" in title.group(1) and "to 3 on" in title.group(1)
     assert "Routine done on 2 days" in title.group(1)
-    assert len(re.findall(r'<circle[^>]*class="pain-dot"', svg.group(1))) == 3
+    assert len(re.findall(r'<line[^>]*class="pain-dot"', svg.group(1))) == 3
     assert len(re.findall(r'class="done-mark"', svg.group(1))) == 2
 
     first = today - timedelta(days=12)
