@@ -308,8 +308,8 @@ class CheckinForm(forms.Form):
             if not data.get("safety_signs"):
                 self.add_error("safety_signs", "Tick the sign or signs you have.")
             return data
-        if data.get("warning") != "no":
-            return data
+        # Unanswered safety question: flag the other missing answers too, so the client
+        # fixes everything in one go instead of being sent back twice.
         for name in self.REQUIRED_WITHOUT_WARNING:
             if data.get(name) in (None, ""):
                 self.add_error(name, "Please choose one.")

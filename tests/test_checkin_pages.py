@@ -684,3 +684,16 @@ def test_it_refuses_an_alert_of_another_client_under_this_clients_address(
     assert desk.post(url).status_code == 404
     foreign.refresh_from_db()
     assert foreign.resolved_at is None
+
+
+def test_it_flags_the_safety_question_and_the_other_missing_answers_together(phone, plan):
+    """Skipping the safety question must not hide the other gaps until a second submit."""
+    response = phone.post(
+        reverse("client-checkin"), {"pain_now": "3", "submission_key": str(uuid.uuid4())}
+    )
+    assert response.status_code == 200
+    assert "Please answer this first" in field_errors(response, "warning")
+    for field in ("worst_pain", "compared", "legs", "sleep"):
+        assert "Please choose one." in field_errors(response, field)
+    assert not field_errors(response, "pain_now")
+    assert SymptomLog.objects.count() == 0
