@@ -22,8 +22,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import F, Max, Prefetch
+from django.db.models import Exists, F, Max, OuterRef, Prefetch
 from django.utils import timezone
 
 from aftercare import schedule, selectors
@@ -84,11 +85,17 @@ def _booking_client_chunks() -> Iterator[list[Client]]:
     clients = (
         Client.objects.filter(active=True, booking_emails=True)
         .exclude(massage_cadence=Client.Cadence.NONE)
+        .exclude(Exists(_held_plans().filter(client=OuterRef("pk"))))
         .annotate(last_session=Max("sessions__date"))
         .filter(last_session__isnull=False)
         .order_by("id")
     )
     yield from _chunks(clients)
+
+
+def _held_plans():
+    # A safety hold stops all reminders (TAPER.md), booking nudges included.
+    return Plan.objects.filter(ended_at=None, phase=Phase.HOLD)
 
 
 def _chunks(queryset) -> Iterator[list]:
@@ -242,18 +249,31 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None) -> str:
     )
     if not claimed:
         return "not queued"
-    reminder = Reminder.objects.select_related("client__practice", "client__user", "plan").get(
-        id=reminder_id
+    steps = PlanStep.objects.order_by("order", "id")
+    reminder = (
+        Reminder.objects.select_related("client__practice", "client__user", "plan")
+        .prefetch_related(Prefetch("plan__steps", queryset=steps))
+        .get(id=reminder_id)
     )
+    if reminder.plan is not None:
+        reminder.plan.client = reminder.client  # the re-checks and the email share one load
     reason = why_skip(reminder, now)
     if reason:
         _finish(reminder, Status.SKIPPED, reason)
         return "skipped"
     from aftercare import emails  # emails imports this module's helpers
 
+    # The connection is opened here and closed only after the row is marked sent, so
+    # the window in which a crash can cause a duplicate (the server said 250, the row
+    # is not yet "sent") excludes the QUIT round trip (docs/reminders.md).
+    connection = get_connection()
     try:
-        emails.reminder_message(reminder, now=now).send()
+        message = emails.reminder_message(reminder, now=now)
+        message.connection = connection
+        connection.open()
+        message.send()
     except Exception as error:
+        _close_quietly(connection)
         if is_transient(error):
             Reminder.objects.filter(id=reminder.id, status=Status.SENDING).update(
                 status=Status.QUEUED, queued_at=now, reason=f"Will retry: {_describe(error)}"
@@ -263,7 +283,16 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None) -> str:
         log.warning("Reminder %s failed for good: %s", reminder.id, error)
         return "failed"
     _finish(reminder, Status.SENT, "", sent_at=timezone.now())
+    _close_quietly(connection)
     return "sent"
+
+
+def _close_quietly(connection) -> None:
+    # The message was accepted or refused already: a failing QUIT changes nothing.
+    try:
+        connection.close()
+    except Exception as error:
+        log.info("Closing the mail connection failed: %s", error)
 
 
 def reminders_give_up(ids: list[int], error: str) -> int:
@@ -292,6 +321,12 @@ def is_transient(error: Exception) -> bool:
 
 
 def _describe(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
+        # {address: (550, b"5.1.1 <address>: mailbox unavailable")}: the server's words.
+        return "; ".join(
+            f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+            for code, text in error.recipients.values()
+        )
     if isinstance(error, smtplib.SMTPResponseException):
         message = error.smtp_error
         text = message.decode(errors="replace") if isinstance(message, bytes) else str(message)
@@ -340,6 +375,8 @@ def _why_skip_booking(reminder: Reminder, client: Client) -> str:
         return "The client unsubscribed from booking nudges."
     if client.massage_cadence == Client.Cadence.NONE:
         return "The client has no regular massage cadence."
+    if _held_plans().filter(client=client).exists():
+        return "The plan is on hold: only the therapist can resume it."
     counted_from = date.fromisoformat(reminder.slot_key.split("/", 1)[1])
     if client.sessions.filter(date__gt=counted_from).exists():
         return "A newer session was recorded."
@@ -399,7 +436,13 @@ def reminders_preview(
                 names = tuple(step.name for step in slot.steps)
                 upcoming.append(Upcoming(slot.utc.astimezone(zone), Kind.ROUTINE.label, names))
     last_session = client.sessions.aggregate(last=Max("date"))["last"]
-    if last_session and client.booking_emails and client.massage_cadence != Client.Cadence.NONE:
+    held = plan is not None and plan.phase == Phase.HOLD
+    if (
+        last_session
+        and not held
+        and client.booking_emails
+        and client.massage_cadence != Client.Cadence.NONE
+    ):
         for kind, _key, _day, due_at in booking_due(client, last_session):
             if now <= due_at <= now + timedelta(days=days):
                 upcoming.append(Upcoming(due_at.astimezone(zone), Kind(kind).label, ()))
