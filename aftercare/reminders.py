@@ -309,7 +309,11 @@ def _finish(reminder: Reminder, status: str, reason: str, **extra) -> None:
 
 
 def is_transient(error: Exception) -> bool:
-    """4xx answers, dropped connections and timeouts are worth another try; 5xx is final."""
+    """4xx answers, dropped connections and timeouts are worth another try; 5xx is final.
+    A refused login (535) is our configuration, not the reminder's fault: retry it, so
+    fixing the password in time still delivers what was due."""
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
         return bool(codes) and all(400 <= code < 500 for code in codes)
