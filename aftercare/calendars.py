@@ -26,6 +26,8 @@ def routine_calendar(client: Client) -> bytes:
         first = client.local_today() - timedelta(days=1)
         for slot in reminders.routine_slots(plan, first, FEED_DAYS):
             calendar.add_component(_event(slot, client, domain))
+    # RFC 5545 3.2.19: every TZID the events name is described by a VTIMEZONE.
+    calendar.add_missing_timezones()
     return calendar.to_ical()
 
 

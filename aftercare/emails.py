@@ -5,6 +5,7 @@ Subjects never carry pain scores or health details: they show on lock screens.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email.utils import formataddr, make_msgid
 
 from django.conf import settings
@@ -147,15 +148,15 @@ def _routine_context(reminder, now) -> dict[str, object]:
     steps = {step.id: step for step in plan.steps.all()}
     last_log = plan.logs.order_by("-at").values_list("at", flat=True).first()
     state = checkins.plan_state(plan)
-    flare_days = (now - plan.phase_since).days if plan.phase == "flare" else 0
+    in_flare = now - plan.phase_since if plan.phase == "flare" else timedelta(0)
     return {
         "slot": slot,
         "steps": [steps[s.key] for s in slot.steps] if slot else [],
         "phase_sentence": PHASE_SENTENCES[Phase(plan.phase)],
         "checkin_first": taper.checkin_overdue(state.phase, last_log, state.phase_since, now),
         # TAPER.md / issue: a flare lasting more than 3 days suggests an earlier visit.
-        "suggest_visit": flare_days > 3,
-        "flare_days": flare_days,
+        "suggest_visit": in_flare > timedelta(days=3),
+        "flare_days": in_flare.days,
         "done_link": absolute(
             reverse("email-action", args=["done", tokens.action_token(reminder.id, "done")])
         ),

@@ -4,7 +4,6 @@ are final (the reminder is marked failed, with the server's words, for the thera
 from __future__ import annotations
 
 import smtplib
-import socket
 
 import pytest
 
@@ -18,7 +17,7 @@ from aftercare.reminders import _describe, is_transient
         (smtplib.SMTPSenderRefused(421, b"4.7.0 too busy", "a@b.example"), True),
         (smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), True),
         (smtplib.SMTPConnectError(421, b"not now"), True),
-        (socket.timeout("timed out"), True),
+        (TimeoutError("timed out"), True),
         (ConnectionRefusedError(111, "Connection refused"), True),
         # A wrong password is our configuration: keep the reminder until it is fixed.
         (smtplib.SMTPAuthenticationError(535, b"5.7.8 bad credentials"), True),

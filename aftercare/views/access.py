@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 
 from clients.models import Client, Therapist
 
@@ -37,7 +38,10 @@ def client_required(view):
         if client is None or not client.active:
             return redirect("client-new-link")
         request.client = client
-        return view(request, *args, **kwargs)
+        # Times on a client's pages are the client's own (a New York client's morning
+        # routine is at 08:00, not at the server's 13:00 UTC).
+        with timezone.override(client.time_zone):
+            return view(request, *args, **kwargs)
 
     return wrapper
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfoNotFoundError
+
 from django.core.management.base import BaseCommand, CommandError
 
 from aftercare.reminders import reminders_preview
@@ -27,7 +29,14 @@ class Command(BaseCommand):
             raise CommandError(f"No client with the email {email}.")
         for client in clients:
             self.stdout.write(f"{client.name} ({client.practice.name}), {client.time_zone}:")
-            upcoming = reminders_preview(client, days=days)
+            try:
+                upcoming = reminders_preview(client, days=days)
+            except (ValueError, ZoneInfoNotFoundError) as error:
+                # Bad stored preferences (an unknown zone): say so, never a traceback.
+                raise CommandError(
+                    f"Cannot preview {client.email}: {client.time_zone!r} or the reminder "
+                    f"settings are not usable ({error})."
+                ) from error
             if not upcoming:
                 self.stdout.write(f"  nothing in the next {days} days")
             for item in upcoming:
