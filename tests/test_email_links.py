@@ -3,6 +3,7 @@ device; bad tokens get a clear page; one-click unsubscribe per RFC 8058."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -124,6 +125,19 @@ def test_opening_the_checkin_link_shows_the_form_and_changes_nothing(morning, cl
     text = page.content.decode()
     assert "How is your back?" in text
     assert 'name="worst_pain"' in text
+    assert not SymptomLog.objects.exists()
+
+
+def test_the_checkin_link_prefills_the_steps_already_done_that_day(morning, client, flare):
+    from aftercare import services
+
+    si_reset = flare.steps.get(name="Passive SI reset")
+    psoas = flare.steps.get(name="Psoas release")
+    services.step_complete(step=si_reset, day=morning.slot_day, slot="morning")
+    text = client.get(action_url(morning, "checkin")).content.decode()
+    ticked = re.findall(r'<input[^>]*name="steps_done"[^>]*value="(\d+)"[^>]*checked', text)
+    assert ticked == [str(si_reset.id)]
+    assert f'value="{psoas.id}"' in text  # offered, not ticked
     assert not SymptomLog.objects.exists()
 
 

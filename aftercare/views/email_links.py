@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from aftercare import checkins, reminders, safety, services, tokens
 from aftercare.forms import CheckinForm
-from aftercare.models import Reminder
+from aftercare.models import Completion, Reminder
 from aftercare.phases import PHASE_SENTENCES, Phase
 from clients.models import Client
 
@@ -70,10 +70,15 @@ def _checkin(request: HttpRequest, reminder: Reminder) -> HttpResponse:
             request, "client/email_done.html", {"gone": True, "practice": client.practice}
         )
     steps = [step for step in plan.steps.all() if step.in_routine and not step.is_heat]
+    # Prefilled for the reminder's day: the steps already ticked are ticked here too.
+    done = Completion.objects.filter(step__plan=plan, day=reminder.slot_day)
     form = CheckinForm(
         request.POST or None,
         steps=steps,
-        initial={"submission_key": uuid.uuid4()},
+        initial={
+            "submission_key": uuid.uuid4(),
+            "steps_done": sorted(set(done.values_list("step_id", flat=True))),
+        },
     )
     if request.method == "POST" and form.is_valid():
         result = checkins.symptom_log_create(
