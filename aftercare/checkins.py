@@ -6,6 +6,7 @@ plain data and writes down what it decided.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,8 @@ from aftercare.phases import Phase
 from aftercare.safety import safety_level
 from clients.models import AuditEvent
 from clients.services import audit_event_record
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -152,8 +155,24 @@ def _raise(plan: Plan, found: list[taper.Alert], log: SymptomLog, now: datetime)
         open_keys.add((alert.kind, alert.step_key))
     for alert in created:
         if alert.is_safety:
-            transaction.on_commit(lambda alert=alert: emails.alert_send(alert=alert))
+            transaction.on_commit(lambda alert=alert: alert_email_send(alert_id=alert.id))
     return created
+
+
+def alert_email_send(*, alert_id: int) -> None:
+    """Tell the therapist now. If the mail server fails, the client still gets their
+    safety screen (never an error page) and a worker retries the email with backoff; the
+    alert is on the therapist's dashboard either way."""
+    try:
+        emails.alert_send(alert=Alert.objects.select_related("plan__client").get(pk=alert_id))
+    except Exception:
+        log.exception("Alert %s: email failed; a worker will retry it", alert_id)
+        from aftercare import tasks  # tasks import the services, not the other way round
+
+        try:
+            tasks.send_alert_email.apply_async(args=[alert_id], countdown=30)
+        except Exception:
+            log.exception("Alert %s: the broker is down too; the dashboard shows it", alert_id)
 
 
 def alert_resolve(*, alert: Alert, by) -> None:

@@ -56,3 +56,25 @@ def send_reminders(self, ids: list[int]) -> None:
     # Back off 30 s, 1 min, 2 min, ... (a few seconds in tests).
     countdown = settings.REMINDER_RETRY_BASE_SECONDS * 2**self.request.retries
     raise self.retry(args=[retry], countdown=countdown)
+
+
+@shared_task(
+    bind=True,
+    name="aftercare.send_alert_email",
+    ignore_result=True,
+    acks_late=True,
+    max_retries=10,
+)
+def send_alert_email(self, alert_id: int) -> None:
+    """A safety alert's email that failed at once: retried for about 8 hours."""
+    from aftercare import emails
+    from aftercare.models import Alert
+
+    alert = Alert.objects.select_related("plan__client").filter(pk=alert_id).first()
+    if alert is None:
+        return  # the client was deleted meanwhile
+    try:
+        emails.alert_send(alert=alert)
+    except Exception as error:
+        countdown = settings.REMINDER_RETRY_BASE_SECONDS * 2**self.request.retries
+        raise self.retry(countdown=countdown, exc=error) from error
