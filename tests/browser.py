@@ -6,6 +6,8 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.db import connections
+
 from tests.conftest import CHROMIUM
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
@@ -41,3 +43,53 @@ def browser_page(viewport: dict[str, int]):
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@contextmanager
+def chromium():
+    """One Chromium for several contexts: the therapist's desktop and the client's phone
+    side by side, each with its own cookies."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+            # Code in this block runs in Playwright's greenlet, whose context gets its own
+            # database connections; close them, or PostgreSQL can't drop the test database.
+            connections.close_all()
+
+
+def phone_context(browser, base_url: str):
+    """A phone: 390x844, touch, mobile viewport; only the live server is reachable."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    _local_only(context, base_url)
+    return context
+
+
+def desktop_context(browser, base_url: str):
+    context = browser.new_context(viewport=DESKTOP)
+    _local_only(context, base_url)
+    return context
+
+
+def _local_only(context, base_url: str) -> None:
+    # Tests never reach the internet: an embedded YouTube player is aborted, not fetched
+    # (its iframe element still appears, which is what the tests look for).
+    def route(request_route) -> None:
+        if request_route.request.url.startswith(base_url):
+            request_route.continue_()
+        else:
+            request_route.abort()
+
+    context.route("**/*", route)
+
+
+def shot(page, folder: str, name: str) -> None:
+    """A full-page screenshot saved as test-artifacts/<folder>/<name>.png."""
+    target = ARTIFACTS / folder
+    target.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target / f"{name}.png"), full_page=True)
