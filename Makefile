@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate demo bench clean
+.PHONY: run test lint format install migrate demo bench audit clean
 
 $(STAMP): requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,28 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Benchmarks (issue 6, docs/performance.md) on PostgreSQL and Redis: DATABASE_URL
+# (default postgres://postgres@127.0.0.1:5432/aftercare_bench, dropped and re-created)
+# and REDIS_URL (default redis://127.0.0.1:6379/13). Prints a table, writes bench/results.json.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Lighthouse 12.2.3 (audit/package.json, from the npm registry) with Debian's Chromium,
+# mobile mode, on the client's Today page and the therapist dashboard, against a
+# production-shaped server it starts and stops itself (DEBUG=0, gunicorn, whitenoise,
+# demo data). Prints the scores; AUDIT_ARGS=--strict fails when Today misses its target.
+CHROME_PATH ?= /usr/bin/chromium
+
+audit: install
+	npm ci --prefix audit --no-audit --no-fund --loglevel=error
+	CHROME_PATH=$(CHROME_PATH) $(PY) audit/run.py $(AUDIT_ARGS)
 
 clean:
 	rm -rf var staticfiles .pytest_cache

@@ -15,12 +15,19 @@ from clients.models import Client, Practice
 
 
 def client_active_plan(client: Client) -> Plan | None:
+    """The active plan and its steps (2 queries). The client's practice comes along in
+    the plan's query, so a page that shows it (every client page does) needs no third."""
     steps = PlanStep.objects.order_by("order", "id")
-    return (
+    plan = (
         Plan.objects.filter(client=client, ended_at=None)
+        .select_related("client__practice")
         .prefetch_related(Prefetch("steps", queryset=steps))
         .first()
     )
+    if plan is not None:
+        client.practice = plan.client.practice
+        plan.client = client
+    return plan
 
 
 def client_preferences(client: Client) -> schedule.Preferences:
