@@ -14,7 +14,7 @@ COPY . .
 # collectstatic needs a key to import settings; the real one comes from the environment.
 RUN SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --noinput -v0 \
     && useradd --system --home /app aftercare \
-    && mkdir -p /app/var && chown -R aftercare /app/var /app/staticfiles
+    && mkdir -p /app/var/media && chown -R aftercare /app/var /app/staticfiles
 USER aftercare
 
 EXPOSE 8000

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from aftercare.forms import VideoUploadForm
 from aftercare.models import (
     Completion,
     Exercise,
@@ -23,6 +24,7 @@ class PlanStepInline(admin.StackedInline):
 
 @admin.register(Exercise)
 class ExerciseAdmin(admin.ModelAdmin):
+    form = VideoUploadForm
     list_display = ["name", "practice", "duration_minutes", "is_heat"]
     list_filter = ["practice"]
 

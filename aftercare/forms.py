@@ -8,9 +8,10 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
-from aftercare import safety, schedule
+from aftercare import safety, schedule, videos
 from aftercare.models import FREQUENCY_CHOICES, Exercise, PlanStep, Protocol, SymptomLog
 from aftercare.phases import Phase
 from clients import throttle
@@ -180,7 +181,22 @@ class PhaseForm(forms.Form):
     reason = forms.CharField(required=False, max_length=200)
 
 
-class ExerciseForm(forms.ModelForm):
+class VideoUploadForm(forms.ModelForm):
+    """An exercise's uploaded MP4 checked (extension, `ftyp`, size); also the admin's form."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["video_file"].help_text = videos.upload_help()
+        self.fields["video_file"].max_length = None  # the stored name is ours, not theirs
+
+    def clean_video_file(self):
+        upload = self.cleaned_data.get("video_file")
+        if isinstance(upload, UploadedFile):  # not the file already saved, nor "clear"
+            videos.validate_upload(upload)
+        return upload
+
+
+class ExerciseForm(VideoUploadForm):
     video_url = video_field()
 
     class Meta:
@@ -192,12 +208,18 @@ class ExerciseForm(forms.ModelForm):
             "safety_notes",
             "duration_minutes",
             "video_url",
+            "video_file",
             "is_heat",
         ]
-        labels = {"video_url": "Video link", "is_heat": "This is heat (comes before the routine)"}
+        labels = {
+            "video_url": "Video link",
+            "video_file": "Or upload a video (MP4)",
+            "is_heat": "This is heat (comes before the routine)",
+        }
         widgets = {
             "instructions": forms.Textarea(attrs={"rows": 6}),
             "safety_notes": forms.Textarea(attrs={"rows": 3}),
+            "video_file": forms.ClearableFileInput(attrs={"accept": "video/mp4,.mp4"}),
         }
 
 

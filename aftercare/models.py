@@ -36,6 +36,8 @@ class Exercise(models.Model):
         validators=[videos.validate_video_url],
         help_text="A YouTube or Vimeo link, or the https address of an MP4 file.",
     )
+    # An uploaded MP4 (served by views.media); the link wins when both are set.
+    video_file = models.FileField(upload_to=videos.upload_to, blank=True, max_length=200)
     is_heat = models.BooleanField(
         default=False, help_text="Heat comes before the routine rather than as a step of its own."
     )
@@ -153,6 +155,8 @@ class PlanStep(StepFrequencies):
     safety_notes = models.TextField(blank=True)
     duration_minutes = models.PositiveSmallIntegerField(default=5)
     video_url = models.URLField(blank=True, max_length=500, validators=[videos.validate_video_url])
+    # The exercise's uploaded MP4 when the plan was assigned (the same stored file).
+    video_file = models.FileField(upload_to=videos.upload_to, blank=True, max_length=200)
     is_heat = models.BooleanField(default=False)
     personal_note = models.TextField(blank=True, help_text="A note for this client only.")
     skipped = models.BooleanField(default=False, help_text="Left out of this client's plan.")
@@ -168,7 +172,10 @@ class PlanStep(StepFrequencies):
 
     @property
     def video(self) -> videos.Video | None:
-        return videos.parse(self.video_url) if self.video_url else None
+        """A pasted link wins over an uploaded file."""
+        if self.video_url:
+            return videos.parse(self.video_url)
+        return videos.uploaded(self.video_file.name) if self.video_file else None
 
     @property
     def in_routine(self) -> bool:

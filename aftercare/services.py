@@ -100,6 +100,7 @@ def _plan_step(plan: Plan, step: ProtocolStep, tweak: StepTweak) -> PlanStep:
         safety_notes=exercise.safety_notes,
         duration_minutes=exercise.duration_minutes,
         video_url=exercise.video_url,
+        video_file=exercise.video_file.name,
         is_heat=exercise.is_heat,
         personal_note=tweak.personal_note,
         skipped=not tweak.include,
@@ -198,6 +199,7 @@ def library_install(*, practice: Practice) -> Protocol:
                 safety_notes=source.safety_notes,
                 duration_minutes=source.duration_minutes,
                 video_url=source.video_url,
+                video_file=source.video_file.name,
                 is_heat=source.is_heat,
             )
             ProtocolStep.objects.create(

@@ -261,6 +261,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Only these hosts may be framed: the exercise videos.
 # MP4 files may be embedded from these hosts (the practice website, a CDN), besides SITE_URL.
 VIDEO_MP4_HOSTS = envlist("VIDEO_MP4_HOSTS")
+# Uploaded exercise videos (MEDIA_ROOT/videos/, served with byte ranges by views.media).
+VIDEO_UPLOAD_MAX_MB = envint("VIDEO_UPLOAD_MAX_MB", 200)
 VIDEO_FRAME_HOSTS = ["https://www.youtube-nocookie.com", "https://player.vimeo.com"]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

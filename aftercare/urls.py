@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from aftercare.views import client, email_links, health, therapist
+from aftercare.views import client, email_links, health, media, therapist
 
 urlpatterns = [
     path("", therapist.home, name="home"),
@@ -59,6 +59,8 @@ urlpatterns = [
     path(
         "e/unsubscribe/<str:kind>/<str:token>/", email_links.unsubscribe, name="email-unsubscribe"
     ),
+    # Uploaded exercise videos: practice content, public, with byte ranges (views/media.py)
+    path("media/videos/<str:filename>", media.video_file, name="video-file"),
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

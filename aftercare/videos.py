@@ -1,18 +1,24 @@
 """Exercise videos: which links we accept and how they are embedded.
 
-Only YouTube, Vimeo and MP4 files on hosts the practice lists are accepted, so a
-pasted link can never be a `javascript:` URL or frame an unknown site. Embeds are
-privacy-friendly (youtube-nocookie, Vimeo's do-not-track) and play inline on iPhones.
+Only YouTube, Vimeo and MP4 files on hosts the practice lists are accepted (or an MP4
+the therapist uploads), so a pasted link can never be a `javascript:` URL or frame an
+unknown site. Embeds are privacy-friendly (youtube-nocookie, Vimeo's do-not-track) and
+play inline on iPhones.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from urllib.parse import parse_qs, urlsplit
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.urls import reverse
 
 YOUTUBE_HOSTS = {
     "youtube.com",
@@ -96,3 +102,68 @@ def validate_video_url(value: str) -> None:
         parse(value)
     except ValueError as error:
         raise ValidationError(str(error), code="video") from error
+
+
+# --- Uploaded MP4 files ---------------------------------------------------------------------
+# Stored under videos/ with a random name (so the file can be cached for a year) and
+# served by aftercare.views.media with byte ranges, which iPhone Safari needs to play them.
+
+UPLOAD_DIR = "videos"
+UPLOAD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}\.mp4$")
+
+
+def upload_to(instance, filename: str) -> str:
+    return f"{UPLOAD_DIR}/{uuid.uuid4().hex}.mp4"
+
+
+def upload_help() -> str:
+    return (
+        f"An MP4 file (from a phone or camera), at most {settings.VIDEO_UPLOAD_MAX_MB} MB. "
+        "If the exercise also has a video link, the link is shown: clear it to use the upload."
+    )
+
+
+def validate_upload(upload) -> None:
+    """An uploaded file is an .mp4 within the size limit whose bytes 4-8 are `ftyp`."""
+    limit_mb = settings.VIDEO_UPLOAD_MAX_MB
+    if not (upload.name or "").lower().endswith(".mp4"):
+        raise ValidationError(
+            "Upload an .mp4 file: other formats don't play on every phone.", code="video_type"
+        )
+    if upload.size > limit_mb * 1024 * 1024:
+        raise ValidationError(
+            f"That file is {upload.size / (1024 * 1024):.0f} MB; a video can be at most "
+            f"{limit_mb} MB. Export it at a lower resolution (720p is plenty on a phone).",
+            code="video_size",
+        )
+    upload.seek(0)
+    head = upload.read(12)
+    upload.seek(0)
+    if len(head) < 12 or head[4:8] != b"ftyp":
+        raise ValidationError(
+            "That file isn't an MP4 video, whatever its name says. Export or save it as MP4 "
+            "(H.264) and upload it again.",
+            code="video_content",
+        )
+
+
+def uploaded(name: str) -> Video:
+    """The player source (same origin) and the shareable link of an uploaded file."""
+    path = reverse("video-file", args=[PurePosixPath(name).name])
+    return Video(kind="mp4", source=path, link=settings.SITE_URL.rstrip("/") + path)
+
+
+def upload_in_use(name: str) -> bool:
+    """Whether an exercise or a plan step still points at this stored file."""
+    Exercise = apps.get_model("aftercare", "Exercise")
+    PlanStep = apps.get_model("aftercare", "PlanStep")
+    return (
+        Exercise.objects.filter(video_file=name).exists()
+        or PlanStep.objects.filter(video_file=name).exists()
+    )
+
+
+def upload_forget(name: str) -> None:
+    """Delete a replaced upload once nothing points at it (plans keep theirs)."""
+    if name and not upload_in_use(name):
+        default_storage.delete(name)

@@ -53,10 +53,12 @@ def require_service():
 
 
 @pytest.fixture(autouse=True)
-def _fast_and_isolated(settings):
-    # A fast hasher for tests; rate-limit counters never leak from one test to the next.
+def _fast_and_isolated(settings, tmp_path_factory):
+    # A fast hasher for tests; rate-limit counters never leak from one test to the next;
+    # uploaded files (and seed_demo's video) land in a temporary directory, not var/.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SITE_URL = "http://testserver"
+    settings.MEDIA_ROOT = tmp_path_factory.getbasetemp() / "media"
     cache.clear()
     yield
     cache.clear()

@@ -65,6 +65,7 @@ def arguments(name: str, pattern: URLPattern, w: World) -> dict[str, object]:
         "action": "done",
         "token": "not-a-real-token",
         "kind": "routine",
+        "filename": "demo-video.mp4",
     }
     missing = set(pattern.pattern.converters) - set(values)
     assert not missing, f"{name}: teach the URL walk an argument for {missing}"

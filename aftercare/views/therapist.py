@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from aftercare import checkins, emails, privacy, reminders, selectors, services
+from aftercare import checkins, emails, privacy, reminders, selectors, services, videos
 from aftercare.forms import (
     ClientDeleteForm,
     ClientForm,
@@ -308,11 +308,14 @@ def exercises(request: HttpRequest) -> HttpResponse:
 def exercise_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     practice = get_therapist(request).practice
     exercise = get_object_or_404(Exercise, practice=practice, pk=pk) if pk else None
-    form = ExerciseForm(request.POST or None, instance=exercise)
+    previous_video = exercise.video_file.name if exercise else ""
+    form = ExerciseForm(request.POST or None, request.FILES or None, instance=exercise)
     if request.method == "POST" and form.is_valid():
         saved = form.save(commit=False)
         saved.practice = practice
         saved.save()
+        if previous_video != saved.video_file.name:  # replaced or cleared: plans keep theirs
+            transaction.on_commit(lambda: videos.upload_forget(previous_video))
         messages.success(
             request,
             f"“{saved.name}” saved. Plans assigned from now on use it; "

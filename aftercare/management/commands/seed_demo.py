@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from aftercare import emails, services
-from aftercare.models import Plan, Protocol, SymptomLog
+from aftercare import emails, services, videos
+from aftercare.models import Exercise, Plan, PlanStep, Protocol, SymptomLog
 from aftercare.phases import Phase
 from clients import services as people
 from clients.models import Client, Practice, Therapist, User
@@ -19,6 +23,9 @@ from clients.models import Client, Practice, Therapist, User
 PRACTICE_NAME = "Willow Lane Massage (demo)"
 THERAPIST_EMAIL = "therapist@demo.aftercare.test"
 THERAPIST_PASSWORD = "demo-therapist-2026"
+# A plain card saying "Demo video: your therapist's own video plays here" (640x360,
+# 7 s, H.264 baseline, faststart, 10 KB), made once with ffmpeg (see aftercare/demo/README.md).
+DEMO_VIDEO = Path(__file__).resolve().parents[2] / "demo" / "demo-video.mp4"
 
 # (days ago, worst pain) of past check-ins per phase, so the charts show a story.
 DEMO_PAIN = {
@@ -71,6 +78,7 @@ class Command(BaseCommand):
             protocol = Protocol.objects.filter(
                 practice=practice
             ).first() or services.library_install(practice=practice)
+            self._videos(practice)
             for row in DEMO_CLIENTS:
                 self._client(practice, therapist, protocol, *row)
         self._report(practice)
@@ -93,6 +101,18 @@ class Command(BaseCommand):
                 display_name="Morgan Ellis",
             )
         return practice, therapist
+
+    def _videos(self, practice: Practice) -> None:
+        """The placeholder video as the upload of each demo exercise without a video. Its
+        stored name comes from its content, so a second run finds it instead of copying it."""
+        content = DEMO_VIDEO.read_bytes()
+        name = f"{videos.UPLOAD_DIR}/demo-{hashlib.sha256(content).hexdigest()[:16]}.mp4"
+        if not default_storage.exists(name):
+            name = default_storage.save(name, ContentFile(content))
+        no_video = {"is_heat": False, "video_url": "", "video_file": ""}
+        Exercise.objects.filter(practice=practice, **no_video).update(video_file=name)
+        # Demo plans made before the video existed get it too.
+        PlanStep.objects.filter(plan__client__practice=practice, **no_video).update(video_file=name)
 
     def _client(self, practice, therapist, protocol, name, email, zone, cadence, phase, days_ago):
         if Client.objects.filter(practice=practice, email=email).exists():
