@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import socket
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -23,13 +24,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Prefetch
 from django.utils import timezone
 
 from aftercare import schedule, selectors
 from aftercare.models import Completion, Heartbeat, Plan, PlanStep, Reminder
-from aftercare.phases import Phase
+from aftercare.phases import Frequency, Phase
 from clients.models import Client
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ Kind = Reminder.Kind
 HORIZON = timedelta(hours=36)  # how far ahead routine slots become rows
 LATE_LIMIT = timedelta(hours=3)  # a routine reminder later than this is no use any more
 PLAN_CHUNK = 2000  # plans loaded per batch: memory stays flat in the number of plans
-CLAIM_LIMIT = 1000  # rows claimed per tick
+CLAIM_LIMIT = 5000  # rows claimed per statement (a tick repeats it while rows are due)
 SEND_BATCH = 50  # rows per worker task
 CADENCE_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 30}
 FOLLOW_UP_AFTER = timedelta(days=7)
@@ -59,26 +60,147 @@ def reminders_plan_due(*, now: datetime | None = None) -> int:
     Idempotent: returns how many rows were offered (existing ones are left alone)."""
     now = now or timezone.now()
     offered = 0
-    for plans in _active_plan_chunks():
-        rows = [row for plan in plans for row in _routine_rows(plan, now)]
-        Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    for rows in _routine_row_chunks(now):
+        _insert(rows)
         offered += len(rows)
     for clients in _booking_client_chunks():
         rows = [row for client in clients for row in _booking_rows(client, now)]
-        Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        _insert(rows)
         offered += len(rows)
     return offered
 
 
-def _active_plan_chunks() -> Iterator[list[Plan]]:
+# What a plan's routine slot times depend on, read as plain values (no model objects:
+# planning 100,000 plans must not build a million of them).
+_PLAN_VALUES = (
+    "id",
+    "client_id",
+    "phase",
+    "client__time_zone",
+    "client__morning_time",
+    "client__evening_time",
+    "client__reset_weekday",
+    "client__three_x_days",
+    "client__quiet_start",
+    "client__quiet_end",
+    "client__paused_until",
+)
+
+
+# PlanStep keeps one frequency column per phase: flare, subsiding, maintenance.
+_PHASE_COLUMN = {Phase.FLARE: 0, Phase.SUBSIDING: 1, Phase.MAINTENANCE: 2}
+
+
+def _routine_row_chunks(now: datetime) -> Iterator[list[Row]]:
+    """Rows for every active plan, a chunk of plans at a time.
+
+    Clients who share a zone, preferences, phase and the kinds of steps due share their
+    slot times, so each distinct schedule is computed once per chunk, not once per plan.
+    It is the same `schedule.slots_between` that Today and the preview use."""
     plans = (
         Plan.objects.filter(ended_at=None, client__active=True, client__routine_emails=True)
         .exclude(phase=Phase.HOLD)
-        .select_related("client")
-        .prefetch_related(Prefetch("steps", queryset=PlanStep.objects.order_by("order", "id")))
         .order_by("id")
+        .values_list(*_PLAN_VALUES)
     )
-    yield from _chunks(plans)
+    for chunk in _value_chunks(plans):
+        steps = _routine_steps_by_plan([row[0] for row in chunk])
+        groups: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+        for plan_id, client_id, phase, *client_values in chunk:
+            by_phase = _PHASE_COLUMN[phase]
+            kinds = frozenset(
+                (Frequency(values[by_phase]), values[3]) for values in steps.get(plan_id, ())
+            )
+            key = (phase, *client_values[:4], tuple(client_values[4]), *client_values[5:], kinds)
+            groups[key].append((client_id, plan_id))
+        rows = []
+        for key, members in groups.items():
+            for slot_key, day, due_at in _group_slots(key, now, members[0][0]):
+                rows.extend(
+                    (client_id, plan_id, Kind.ROUTINE.value, slot_key, day, due_at)
+                    for client_id, plan_id in members
+                )
+        yield rows
+
+
+def _value_chunks(values) -> Iterator[list[tuple]]:
+    """Keyset pagination over a values_list whose first value is the id."""
+    last_id = 0
+    while True:
+        chunk = list(values.filter(id__gt=last_id)[:PLAN_CHUNK])
+        if not chunk:
+            return
+        yield chunk
+        last_id = chunk[-1][0]
+
+
+def _routine_steps_by_plan(plan_ids: list[int]) -> dict[int, list[tuple]]:
+    steps: dict[int, list[tuple]] = defaultdict(list)
+    in_routine = PlanStep.objects.filter(plan_id__in=plan_ids, skipped=False, paused_at=None)
+    for plan_id, *values in in_routine.values_list(
+        "plan_id", "flare", "subsiding", "maintenance", "is_heat"
+    ):
+        steps[plan_id].append(tuple(values))
+    return steps
+
+
+def _group_slots(key: tuple, now: datetime, client_id: int) -> list[tuple[str, date, datetime]]:
+    """(slot key, local day, due at) of the next slots of one shared schedule."""
+    phase, zone, morning, evening, reset, three_x, quiet_start, quiet_end, paused, kinds = key
+    steps = [
+        schedule.StepDue(key=n, name="", frequency=frequency, is_heat=is_heat)
+        for n, (frequency, is_heat) in enumerate(sorted(kinds))
+    ]
+    try:
+        prefs = schedule.Preferences(
+            morning=morning,
+            evening=evening,
+            reset_weekday=reset,
+            three_x_days=three_x,
+            quiet_start=quiet_start,
+            quiet_end=quiet_end,
+        )
+        today = now.astimezone(ZoneInfo(zone)).date()
+        slots = schedule.slots_between(steps, prefs, zone, today, 2, Phase(phase))
+    except (ValueError, KeyError) as error:  # data the schedule rejects: never crash a tick
+        log.warning("Client %s (and alike): cannot plan reminders: %s", client_id, error)
+        return []
+    return [
+        (schedule.slot_key(slot), slot.day, slot.utc)
+        for slot in slots
+        if now <= slot.utc <= now + HORIZON and not (paused and slot.day <= paused)
+    ]
+
+
+def _insert(rows: list[Row]) -> None:
+    """Write planned rows; ON CONFLICT DO NOTHING on the unique (client, kind, slot_key)
+    makes planning twice add nothing."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Reminder.objects.bulk_create(
+            [Reminder(**dict(zip(ROW_FIELDS, row, strict=True))) for row in rows],
+            ignore_conflicts=True,
+            batch_size=2000,
+        )
+        return
+    # PostgreSQL: one statement per chunk, columns as arrays (no model objects at all).
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, [timezone.now(), *columns])
+
+
+ROW_FIELDS = ("client_id", "plan_id", "kind", "slot_key", "slot_day", "due_at")
+Row = tuple[int, int | None, str, str, date, datetime]
+_INSERT_SQL = """
+    INSERT INTO aftercare_reminder
+        (client_id, plan_id, kind, slot_key, slot_day, due_at,
+         status, reason, attempts, interrupted, created_at)
+    SELECT c, p, k, s, d, t, 'pending', '', 0, false, %s
+    FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::date[],
+                %s::timestamptz[]) AS r(c, p, k, s, d, t)
+    ON CONFLICT DO NOTHING
+"""
 
 
 def _booking_client_chunks() -> Iterator[list[Client]]:
@@ -122,28 +244,6 @@ def routine_slots(plan: Plan, first_day: date, days: int) -> list[schedule.Slot]
     )
 
 
-def _routine_rows(plan: Plan, now: datetime) -> list[Reminder]:
-    client = plan.client
-    today = now.astimezone(ZoneInfo(client.time_zone)).date()
-    try:
-        slots = routine_slots(plan, today, 2)
-    except ValueError as error:  # preferences the schedule rejects: log, never crash a tick
-        log.warning("Client %s: cannot plan reminders: %s", client.id, error)
-        return []
-    return [
-        Reminder(
-            client_id=client.id,
-            plan_id=plan.id,
-            kind=Kind.ROUTINE,
-            slot_key=schedule.slot_key(slot),
-            slot_day=slot.day,
-            due_at=slot.utc,
-        )
-        for slot in slots
-        if now <= slot.utc <= now + HORIZON and not client.is_paused(slot.day)
-    ]
-
-
 def booking_due(client: Client, last_session: date) -> list[tuple[str, str, date, datetime]]:
     """(kind, slot_key, day, due_at) of the nudge and its one follow-up for a session."""
     day = last_session + timedelta(days=CADENCE_DAYS[client.massage_cadence])
@@ -158,10 +258,10 @@ def _morning(client: Client, day: date) -> datetime:
     return schedule.local_to_utc(day, client.morning_time, client.time_zone)
 
 
-def _booking_rows(client: Client, now: datetime) -> list[Reminder]:
+def _booking_rows(client: Client, now: datetime) -> list[Row]:
     # A nudge whose day is long past (an old session, a new install) is never sent late.
     return [
-        Reminder(client_id=client.id, kind=kind, slot_key=key, slot_day=day, due_at=due_at)
+        (client.id, None, str(kind), key, day, due_at)
         for kind, key, day, due_at in booking_due(client, client.last_session)
         if due_at >= now - timedelta(days=1)
     ]
@@ -182,6 +282,8 @@ def reminders_forget_pending(*, client: Client, kinds: tuple[str, ...] = (Kind.R
 def reminders_claim(*, now: datetime | None = None, limit: int = CLAIM_LIMIT) -> list[int]:
     """Move due rows pending -> queued; two ticks at once never claim the same row."""
     now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        return _claim_postgresql(now, limit)
     with transaction.atomic():
         ids = list(
             Reminder.objects.select_for_update(skip_locked=True)
@@ -194,6 +296,26 @@ def reminders_claim(*, now: datetime | None = None, limit: int = CLAIM_LIMIT) ->
                 status=Status.QUEUED, queued_at=now
             )
     return ids
+
+
+# One round trip: rows another tick has locked are skipped, not waited for or taken twice.
+_CLAIM_SQL = """
+    UPDATE aftercare_reminder SET status = %s, queued_at = %s
+    WHERE id IN (
+        SELECT id FROM aftercare_reminder
+        WHERE status = %s AND due_at <= %s
+        ORDER BY due_at, id
+        LIMIT %s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id
+"""
+
+
+def _claim_postgresql(now: datetime, limit: int) -> list[int]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [Status.QUEUED, now, Status.PENDING, now, limit])
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def batches(ids: list[int], size: int = SEND_BATCH) -> Iterator[list[int]]:
@@ -266,14 +388,14 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None) -> str:
     # The connection is opened here and closed only after the row is marked sent, so
     # the window in which a crash can cause a duplicate (the server said 250, the row
     # is not yet "sent") excludes the QUIT round trip (docs/reminders.md).
-    connection = get_connection()
+    mail = get_connection()
     try:
         message = emails.reminder_message(reminder, now=now)
-        message.connection = connection
-        connection.open()
+        message.connection = mail
+        mail.open()
         message.send()
     except Exception as error:
-        _close_quietly(connection)
+        _close_quietly(mail)
         if is_transient(error):
             Reminder.objects.filter(id=reminder.id, status=Status.SENDING).update(
                 status=Status.QUEUED, queued_at=now, reason=f"Will retry: {_describe(error)}"
@@ -283,7 +405,7 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None) -> str:
         log.warning("Reminder %s failed for good: %s", reminder.id, error)
         return "failed"
     _finish(reminder, Status.SENT, "", sent_at=timezone.now())
-    _close_quietly(connection)
+    _close_quietly(mail)
     return "sent"
 
 
