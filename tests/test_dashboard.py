@@ -287,3 +287,29 @@ def test_it_hides_another_practices_client_page(therapist_client):
     factories.plan_for(outsider, factories.TherapistFactory(practice=other))
     response = therapist_client.get(reverse("therapist-client", args=[outsider.public_id]))
     assert response.status_code == 404
+
+
+def test_it_pages_a_long_list_with_those_needing_attention_on_page_one(
+    therapist_client, person, settings
+):
+    from aftercare.views import therapist as views
+
+    for n in range(views.DASHBOARD_PAGE_SIZE + 5):
+        person(f"Calm {n:03d}")
+    check_in(person("Zara Urgent"), 5)
+    warning_sign(Plan.objects.get(client__name="Zara Urgent"), "chest_pain")
+    url = reverse("therapist-dashboard")
+    first = therapist_client.get(url)
+    assert len(rows_of(first)) == views.DASHBOARD_PAGE_SIZE
+    assert names_in_order(first)[0] == "Zara Urgent"
+    page = first.content.decode()
+    assert "56 clients, <strong>1 needs attention</strong>" in page
+    assert "Page 1 of 2" in page and 'rel="next" href="?page=2"' in page
+    second = therapist_client.get(url, {"page": "2"})
+    assert len(rows_of(second)) == 6
+    assert 'rel="prev" href="?page=1"' in second.content.decode()
+    # A page number that makes no sense shows a real page, never an error.
+    assert therapist_client.get(url, {"page": "999"}).status_code == 200
+    assert therapist_client.get(url, {"page": "abc"}).status_code == 200
+    searched = therapist_client.get(url, {"q": "Calm", "page": "2"})
+    assert 'rel="prev" href="?q=Calm&amp;page=1"' in searched.content.decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.forms import modelformset_factory
 from django.http import Http404, HttpRequest, HttpResponse
@@ -64,15 +65,27 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("therapist-login")
 
 
+DASHBOARD_PAGE_SIZE = 50
+
+
 @therapist_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     therapist = get_therapist(request)
     query = request.GET.get("q", "").strip()[:100]
     rows = selectors.dashboard_rows(therapist.practice, query)
+    # Those who need attention come first, so page 1 is the page that matters; a long
+    # list is paged (rendering 500 rows costs more than computing them).
+    page = Paginator(rows, DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "therapist/dashboard.html",
-        {"rows": rows, "query": query, "practice": therapist.practice},
+        {
+            "rows": page.object_list,
+            "page": page,
+            "query": query,
+            "practice": therapist.practice,
+            "attention_count": sum(1 for row in rows if row.attention),
+        },
     )
 
 
