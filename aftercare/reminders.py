@@ -363,8 +363,10 @@ def reminders_sweep(*, now: datetime | None = None, limit: int = CLAIM_LIMIT) ->
 # --- 4. sending ----------------------------------------------------------------------------
 
 
-def reminder_send(reminder_id: int, *, now: datetime | None = None) -> str:
-    """Send one queued row. Safe to run twice: only the first run finds it queued."""
+def reminder_send(reminder_id: int, *, now: datetime | None = None, mail=None) -> str:
+    """Send one queued row. Safe to run twice: only the first run finds it queued.
+    `mail`: an email connection shared by a batch (one SMTP conversation for many
+    reminders); without one, the send opens and closes its own."""
     now = now or timezone.now()
     claimed = Reminder.objects.filter(id=reminder_id, status=Status.QUEUED).update(
         status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1
@@ -385,17 +387,18 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None) -> str:
         return "skipped"
     from aftercare import emails  # emails imports this module's helpers
 
-    # The connection is opened here and closed only after the row is marked sent, so
-    # the window in which a crash can cause a duplicate (the server said 250, the row
-    # is not yet "sent") excludes the QUIT round trip (docs/reminders.md).
-    mail = get_connection()
+    # The connection is closed only after the row is marked sent, so the window in
+    # which a crash can cause a duplicate (the server said 250, the row is not yet
+    # "sent") excludes the QUIT round trip (docs/reminders.md).
+    own_connection = mail is None
+    mail = mail or get_connection()
     try:
         message = emails.reminder_message(reminder, now=now)
         message.connection = mail
         mail.open()
         message.send()
     except Exception as error:
-        _close_quietly(mail)
+        close_quietly(mail)  # a failed conversation: the next send starts a fresh one
         if is_transient(error):
             Reminder.objects.filter(id=reminder.id, status=Status.SENDING).update(
                 status=Status.QUEUED, queued_at=now, reason=f"Will retry: {_describe(error)}"
@@ -405,11 +408,12 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None) -> str:
         log.warning("Reminder %s failed for good: %s", reminder.id, error)
         return "failed"
     _finish(reminder, Status.SENT, "", sent_at=timezone.now())
-    _close_quietly(mail)
+    if own_connection:
+        close_quietly(mail)
     return "sent"
 
 
-def _close_quietly(connection) -> None:
+def close_quietly(connection) -> None:
     # The message was accepted or refused already: a failing QUIT changes nothing.
     try:
         connection.close()

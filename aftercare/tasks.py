@@ -7,6 +7,7 @@ import time
 
 from celery import shared_task
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db import transaction
 
 from aftercare import reminders
@@ -53,12 +54,16 @@ def _hand_out(ids: list[int]) -> None:
 def send_reminders(self, ids: list[int]) -> None:
     retry: list[int] = []
     last_error = ""
-    for reminder_id in ids:
-        try:
-            reminders.reminder_send(reminder_id)
-        except reminders.TransientSendError as error:
-            retry.append(reminder_id)
-            last_error = str(error)
+    mail = get_connection()  # one SMTP conversation for the whole batch (opened on first send)
+    try:
+        for reminder_id in ids:
+            try:
+                reminders.reminder_send(reminder_id, mail=mail)
+            except reminders.TransientSendError as error:
+                retry.append(reminder_id)
+                last_error = str(error)
+    finally:
+        reminders.close_quietly(mail)
     if not retry:
         return
     if self.request.retries >= self.max_retries:
