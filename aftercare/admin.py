@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from aftercare.forms import VideoUploadForm
 from aftercare.models import (
@@ -17,14 +18,20 @@ class ProtocolStepInline(admin.TabularInline):
     extra = 0
 
 
+# Links typed without a scheme are https (Django 6's default; silences its warning).
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+
+
 class PlanStepInline(admin.StackedInline):
     model = PlanStep
     extra = 0
+    formfield_overrides = HTTPS_URLS
 
 
 @admin.register(Exercise)
 class ExerciseAdmin(admin.ModelAdmin):
     form = VideoUploadForm
+    formfield_overrides = HTTPS_URLS
     list_display = ["name", "practice", "duration_minutes", "is_heat"]
     list_filter = ["practice"]
 

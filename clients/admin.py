@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import models
 
 from clients.models import Client, MassageSession, Practice, Therapist, User
 
@@ -19,6 +20,8 @@ class UserAdmin(BaseUserAdmin):
 @admin.register(Practice)
 class PracticeAdmin(admin.ModelAdmin):
     list_display = ["name", "sender_email"]
+    # Links typed without a scheme are https (Django 6's default; silences its warning).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Therapist)
