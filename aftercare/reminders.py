@@ -103,7 +103,7 @@ def _routine_row_chunks(now: datetime) -> Iterator[list[Row]]:
         .order_by("id")
         .values_list(*_PLAN_VALUES)
     )
-    for chunk in _value_chunks(plans):
+    for chunk in _chunks(plans):
         steps = _routine_steps_by_plan([row[0] for row in chunk])
         groups: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
         for plan_id, client_id, phase, *client_values in chunk:
@@ -121,17 +121,6 @@ def _routine_row_chunks(now: datetime) -> Iterator[list[Row]]:
                     for client_id, plan_id in members
                 )
         yield rows
-
-
-def _value_chunks(values) -> Iterator[list[tuple]]:
-    """Keyset pagination over a values_list whose first value is the id."""
-    last_id = 0
-    while True:
-        chunk = list(values.filter(id__gt=last_id)[:PLAN_CHUNK])
-        if not chunk:
-            return
-        yield chunk
-        last_id = chunk[-1][0]
 
 
 def _routine_steps_by_plan(plan_ids: list[int]) -> dict[int, list[tuple]]:
@@ -221,14 +210,16 @@ def _held_plans():
 
 
 def _chunks(queryset) -> Iterator[list]:
-    """Keyset pagination by id: constant memory, no OFFSET scans."""
+    """Keyset pagination by id: constant memory, no OFFSET scans. Rows are model objects
+    or values_list tuples whose first value is the id."""
     last_id = 0
     while True:
         chunk = list(queryset.filter(id__gt=last_id)[:PLAN_CHUNK])
         if not chunk:
             return
         yield chunk
-        last_id = chunk[-1].id
+        last = chunk[-1]
+        last_id = last[0] if isinstance(last, tuple) else last.id
 
 
 def routine_slots(plan: Plan, first_day: date, days: int) -> list[schedule.Slot]:
