@@ -57,6 +57,14 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name or self.email
 
 
+def validate_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            "“%(value)s” is not a time zone we know. Pick one from the list, e.g. Europe/London.",
+            params={"value": value},
+        )
+
+
 class Practice(models.Model):
     name = models.CharField(max_length=200)
     postal_address = models.TextField(
@@ -67,6 +75,12 @@ class Practice(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     emergency_number = models.CharField(
         max_length=20, default="999", help_text="Shown on the emergency screen (112, 911, 999)."
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="Europe/London",
+        validators=[validate_zone],
+        help_text="Times on the therapists' pages (check-ins, phase changes) are shown in it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -81,14 +95,6 @@ class Therapist(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
-
-
-def validate_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(
-            "“%(value)s” is not a time zone we know. Pick one from the list, e.g. Europe/London.",
-            params={"value": value},
-        )
 
 
 def zone_choices() -> list[tuple[str, str]]:

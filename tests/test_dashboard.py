@@ -313,3 +313,22 @@ def test_it_pages_a_long_list_with_those_needing_attention_on_page_one(
     assert therapist_client.get(url, {"page": "abc"}).status_code == 200
     searched = therapist_client.get(url, {"q": "Calm", "page": "2"})
     assert 'rel="prev" href="?q=Calm&amp;page=1"' in searched.content.decode()
+
+
+def test_it_shows_the_therapist_times_in_the_practices_time_zone(
+    therapist_client, person, practice
+):
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    practice.time_zone = "America/New_York"
+    practice.save()
+    plan = person("Tia Times")
+    with time_machine.travel(datetime(2026, 11, 25, 15, 0, tzinfo=UTC), tick=False):
+        check_in(plan, 4, note="morning stiffness")
+    page = therapist_client.get(
+        reverse("therapist-client", args=[plan.client.public_id])
+    ).content.decode()
+    assert "25 Nov, 10:00" in page  # 15:00 UTC is 10:00 in New York
+    assert "25 Nov, 15:00" not in page

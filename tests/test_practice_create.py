@@ -16,6 +16,7 @@ ARGS = [
     "--sender=hello@backinbalance.example",
     "--booking-url=https://backinbalance.example/book",
     "--emergency-number=112",
+    "--time-zone=America/New_York",
     "--therapist-email=ana@backinbalance.example",
     "--therapist-name=Ana Flores",
 ]
@@ -26,7 +27,7 @@ def test_it_creates_a_practice_a_therapist_who_can_log_in_and_the_plan(db, monke
     monkeypatch.setenv("THERAPIST_PASSWORD", PASSWORD)
     call_command("practice_create", *ARGS)
     practice = Practice.objects.get(name="Back in Balance")
-    assert practice.emergency_number == "112"
+    assert (practice.emergency_number, practice.time_zone) == ("112", "America/New_York")
     assert Therapist.objects.get(practice=practice).display_name == "Ana Flores"
     assert Protocol.objects.filter(practice=practice).count() == 1
     browser = Browser()
@@ -42,6 +43,7 @@ def test_it_creates_a_practice_a_therapist_who_can_log_in_and_the_plan(db, monke
         ("--sender=not-an-address", "--sender: not an email address"),
         ("--therapist-email=nope", "--therapist-email: not an email address"),
         ("--booking-url=javascript:alert(1)", "--booking-url: not a web address"),
+        ("--time-zone=Mars/Olympus", "--time-zone: .*not a time zone we know"),
     ],
 )
 def test_it_refuses_bad_input_and_creates_nothing(db, monkeypatch, change, message):

@@ -25,7 +25,9 @@ def therapist_required(view):
             # A client who wanders into therapist pages sees "not found", not a login form.
             raise Http404("Not a therapist page for you")
         request.therapist = therapist
-        return view(request, *args, **kwargs)
+        # Check-in times and the phase timeline read in the practice's own time.
+        with timezone.override(therapist.practice.time_zone):
+            return view(request, *args, **kwargs)
 
     return wrapper
 

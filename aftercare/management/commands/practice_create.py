@@ -22,7 +22,7 @@ from django.db import transaction
 
 from aftercare import services
 from clients import services as people
-from clients.models import User
+from clients.models import User, validate_zone
 
 
 class Command(BaseCommand):
@@ -34,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--sender", required=True, help="The address reminders come from")
         parser.add_argument("--booking-url", default="", help="Where clients book")
         parser.add_argument("--emergency-number", default="999", help="112, 911, 999...")
+        parser.add_argument(
+            "--time-zone", default="Europe/London", help="The practice's IANA time zone"
+        )
         parser.add_argument("--therapist-email", required=True)
         parser.add_argument("--therapist-name", required=True)
 
@@ -52,7 +55,8 @@ class Command(BaseCommand):
                 booking_url=options["booking_url"],
             )
             practice.emergency_number = options["emergency_number"]
-            practice.save(update_fields=["emergency_number"])
+            practice.time_zone = options["time_zone"]
+            practice.save(update_fields=["emergency_number", "time_zone"])
             people.therapist_create(
                 practice=practice,
                 email=options["therapist_email"],
@@ -71,6 +75,10 @@ class Command(BaseCommand):
                 validate_email(options[key])
             except ValidationError as error:
                 raise CommandError(f"--{key.replace('_', '-')}: not an email address") from error
+        try:
+            validate_zone(options["time_zone"])
+        except ValidationError as error:
+            raise CommandError(f"--time-zone: {error.messages[0]}") from error
         if options["booking_url"]:
             try:
                 URLValidator(schemes=["https", "http"])(options["booking_url"])
