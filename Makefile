@@ -14,7 +14,7 @@ $(STAMP): requirements.lock
 install: $(STAMP)
 
 migrate: install
-	mkdir -p var
+	mkdir -p $${VAR_DIR:-var}
 	$(PY) manage.py migrate --noinput -v0
 
 demo: migrate
