@@ -107,11 +107,17 @@ def _routine_row_chunks(now: datetime) -> Iterator[list[Row]]:
         steps = _routine_steps_by_plan([row[0] for row in chunk])
         groups: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
         for plan_id, client_id, phase, *client_values in chunk:
-            by_phase = _PHASE_COLUMN[phase]
-            kinds = frozenset(
-                (Frequency(values[by_phase]), values[3]) for values in steps.get(plan_id, ())
-            )
-            key = (phase, *client_values[:4], tuple(client_values[4]), *client_values[5:], kinds)
+            try:
+                by_phase = _PHASE_COLUMN[phase]
+                kinds = frozenset(
+                    (Frequency(values[by_phase]), values[3]) for values in steps.get(plan_id, ())
+                )
+                days = tuple(client_values[4])
+            except (ValueError, KeyError, TypeError) as error:
+                # One bad row must not stop the tick (and every other client's reminders).
+                log.warning("Plan %s: cannot plan reminders: %s", plan_id, error)
+                continue
+            key = (phase, *client_values[:4], days, *client_values[5:], kinds)
             groups[key].append((client_id, plan_id))
         rows = []
         for key, members in groups.items():
@@ -410,6 +416,14 @@ def close_quietly(connection) -> None:
         connection.close()
     except Exception as error:
         log.info("Closing the mail connection failed: %s", error)
+
+
+def reminders_give_up_sending(reminder_id: int, error: Exception) -> int:
+    """An unexpected error while sending: the row is marked failed, visibly, not left
+    "sending" (nor sent again later as if a worker had died)."""
+    return Reminder.objects.filter(id=reminder_id, status=Status.SENDING).update(
+        status=Status.FAILED, reason=f"Could not be sent: {_describe(error)}"[:300]
+    )
 
 
 def reminders_give_up(ids: list[int], error: str) -> int:

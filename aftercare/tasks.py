@@ -62,6 +62,11 @@ def send_reminders(self, ids: list[int]) -> None:
             except reminders.TransientSendError as error:
                 retry.append(reminder_id)
                 last_error = str(error)
+            except Exception as error:
+                # A bug or a vanished row must not hold up the rest of the batch, nor
+                # leave this row "sending" for the sweep to re-send as interrupted.
+                log.exception("Reminder %s could not be sent", reminder_id)
+                reminders.reminders_give_up_sending(reminder_id, error)
     finally:
         reminders.close_quietly(mail)
     if not retry:

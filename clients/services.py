@@ -48,7 +48,9 @@ def client_update(*, client: Client, by: User | None, **fields: object) -> list[
         changed = [name for name, value in fields.items() if getattr(stored, name) != value]
         for name, value in fields.items():
             setattr(client, name, value)
-        client.save()
+        # Only the edited fields: a one-click unsubscribe or a pause committed since the
+        # form was loaded must not be overwritten.
+        client.save(update_fields=[*fields, "updated_at"])
         if changed:
             # Names only: the notes and contact details themselves stay out of the history.
             labels = [str(Client._meta.get_field(name).verbose_name) for name in changed]

@@ -66,6 +66,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 DASHBOARD_PAGE_SIZE = 50
+RESCHEDULING_FIELDS = {"time_zone", "massage_cadence"}
 
 
 @therapist_required
@@ -112,7 +113,12 @@ def client_edit(request: HttpRequest, public_id) -> HttpResponse:
     client = practice_client(therapist, public_id)
     form = ClientForm(request.POST or None, instance=client, practice=therapist.practice)
     if request.method == "POST" and form.is_valid():
-        people.client_update(client=client, by=therapist.user, **form.cleaned_data)
+        with transaction.atomic():
+            changed = people.client_update(client=client, by=therapist.user, **form.cleaned_data)
+            if RESCHEDULING_FIELDS & set(changed):
+                # Planned rows carry the old zone's times or the old cadence's dates:
+                # drop them so the next tick plans them afresh.
+                reminders.reminders_forget_pending(client=client, kinds=tuple(Reminder.Kind))
         messages.success(request, "Saved.")
         return redirect("therapist-client", public_id=client.public_id)
     return render(request, "therapist/client_form.html", {"form": form, "client": client})
