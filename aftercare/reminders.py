@@ -315,6 +315,13 @@ def _claim_postgresql(now: datetime, limit: int) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
+def reminders_unclaim(ids: list[int]) -> int:
+    """Queued rows whose ids never reached the broker: pending again."""
+    return Reminder.objects.filter(id__in=ids, status=Status.QUEUED).update(
+        status=Status.PENDING, queued_at=None
+    )
+
+
 def batches(ids: list[int], size: int = SEND_BATCH) -> Iterator[list[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]

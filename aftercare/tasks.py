@@ -28,20 +28,38 @@ def tick() -> dict[str, int]:
     # batch handed out at once) until none are left or the tick's time is nearly up.
     while True:
         ids = reminders.reminders_claim()
-        _hand_out(ids)
+        refused = _hand_out(ids)
         claimed += len(ids)
-        if len(ids) < reminders.CLAIM_LIMIT or time.monotonic() - started > TICK_BUDGET_SECONDS:
-            break
+        if (
+            refused
+            or len(ids) < reminders.CLAIM_LIMIT
+            or time.monotonic() - started > TICK_BUDGET_SECONDS
+        ):
+            break  # (the broker refusing: claiming again would only spin)
     swept = reminders.reminders_sweep()
     _hand_out(swept)
     reminders.heartbeat()
     return {"planned": planned, "claimed": claimed, "swept": len(swept)}
 
 
-def _hand_out(ids: list[int]) -> None:
-    # After commit, so a worker never looks for a row before it is queued.
+def _hand_out(ids: list[int]) -> list[list[int]]:
+    """Publish the ids in batches after commit, so a worker never looks for a row before
+    it is queued. Returns the batches the broker refused (filled in as they run)."""
+    refused: list[list[int]] = []
     for batch in reminders.batches(ids):
-        transaction.on_commit(lambda batch=batch: send_reminders.delay(batch))
+        transaction.on_commit(lambda batch=batch: _publish(batch, refused))
+    return refused
+
+
+def _publish(batch: list[int], refused: list[list[int]]) -> None:
+    try:
+        send_reminders.delay(batch)
+    except Exception:
+        refused.append(batch)
+        # The broker is down: give the rows back, so the next tick claims them again
+        # instead of them waiting for the sweep.
+        log.exception("Could not hand out %s reminders; they go back to pending", len(batch))
+        reminders.reminders_unclaim(batch)
 
 
 @shared_task(

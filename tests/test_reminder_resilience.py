@@ -88,3 +88,22 @@ def test_an_unexpected_error_fails_one_row_and_the_batch_goes_on(
     assert statuses == {ids[0]: "failed", ids[1]: "sent", ids[2]: "sent"}
     assert "a bug" in Reminder.objects.get(id=ids[0]).reason
     assert len(mailoutbox) == 2
+
+
+def test_rows_the_broker_would_not_take_go_back_to_pending(
+    therapist, practice, monkeypatch, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(NOW, tick=False) as clock:
+        factories.plan_for(factories.ClientFactory(practice=practice), therapist)
+        reminders.reminders_plan_due()
+        clock.move_to(datetime(2026, 11, 25, 8, 1, tzinfo=UTC))
+
+        def broker_down(batch):
+            raise ConnectionRefusedError("broker down")
+
+        monkeypatch.setattr(tasks.send_reminders, "delay", broker_down)
+        with django_capture_on_commit_callbacks(execute=True):
+            result = tasks.tick()
+    assert result["claimed"] == 1
+    row = Reminder.objects.get(slot_key="2026-11-25/morning")
+    assert (row.status, row.queued_at) == ("pending", None)
