@@ -165,12 +165,13 @@ def alert_email_send(*, alert_id: int) -> None:
     alert is on the therapist's dashboard either way."""
     try:
         emails.alert_send(alert=Alert.objects.select_related("plan__client").get(pk=alert_id))
-    except Exception:
+    except Exception as error:
         log.exception("Alert %s: email failed; a worker will retry it", alert_id)
         from aftercare import tasks  # tasks import the services, not the other way round
 
+        only = error.addresses if isinstance(error, emails.AlertNotSent) else None
         try:
-            tasks.send_alert_email.apply_async(args=[alert_id], countdown=30)
+            tasks.send_alert_email.apply_async(args=[alert_id, only], countdown=30)
         except Exception:
             log.exception("Alert %s: the broker is down too; the dashboard shows it", alert_id)
 

@@ -74,8 +74,17 @@ def plan_link_send(*, client: Client, first: bool = False) -> None:
     message.send()
 
 
-def alert_send(*, alert) -> None:
-    """Tell the client's therapist (or every therapist of the practice) at once.
+class AlertNotSent(Exception):
+    """Some therapists' copies failed; `addresses` says whose, for a retry of just those."""
+
+    def __init__(self, addresses: list[str], error: Exception) -> None:
+        super().__init__(f"{len(addresses)} not sent: {error}")
+        self.addresses = addresses
+
+
+def alert_send(*, alert, only: list[str] | None = None) -> None:
+    """Tell the client's therapist (or every therapist of the practice) at once; `only`
+    limits a retry to the addresses that failed, so nobody gets the alert twice.
 
     The email says who and where to look, not the client's answers: details stay
     behind the therapist's login.
@@ -86,13 +95,24 @@ def alert_send(*, alert) -> None:
     therapists = [client.primary_therapist] if client.primary_therapist else []
     therapists = therapists or list(practice.therapists.select_related("user"))
     page = absolute(reverse("therapist-client", args=[client.public_id]))
+    failed: list[str] = []
+    last_error: Exception | None = None
     for therapist in therapists:
-        make_message(
-            "therapist-alert",
-            to=therapist.user.email,
-            practice=practice,
-            context={"client": client, "therapist": therapist, "page": page, "alert": alert},
-        ).send()
+        address = therapist.user.email
+        if only is not None and address not in only:
+            continue
+        try:
+            make_message(
+                "therapist-alert",
+                to=address,
+                practice=practice,
+                context={"client": client, "therapist": therapist, "page": page, "alert": alert},
+            ).send()
+        except Exception as error:  # the others still get theirs
+            failed.append(address)
+            last_error = error
+    if failed:
+        raise AlertNotSent(failed, last_error)
 
 
 def _reminder_domain(practice: Practice) -> str:

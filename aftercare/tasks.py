@@ -104,8 +104,9 @@ def send_reminders(self, ids: list[int]) -> None:
     acks_late=True,
     max_retries=10,
 )
-def send_alert_email(self, alert_id: int) -> None:
-    """A safety alert's email that failed at once: retried for about 8 hours."""
+def send_alert_email(self, alert_id: int, only: list[str] | None = None) -> None:
+    """A safety alert's email that failed at once: retried for about 8 hours, to the
+    therapists whose copy failed (`only`), so nobody gets it twice."""
     from aftercare import emails
     from aftercare.models import Alert
 
@@ -113,7 +114,9 @@ def send_alert_email(self, alert_id: int) -> None:
     if alert is None:
         return  # the client was deleted meanwhile
     try:
-        emails.alert_send(alert=alert)
+        emails.alert_send(alert=alert, only=only)
     except Exception as error:
+        if isinstance(error, emails.AlertNotSent):
+            only = error.addresses
         countdown = settings.REMINDER_RETRY_BASE_SECONDS * 2**self.request.retries
-        raise self.retry(countdown=countdown, exc=error) from error
+        raise self.retry(args=[alert_id, only], countdown=countdown, exc=error) from error

@@ -22,7 +22,7 @@ def warning_yes(*signs: str) -> dict:
 
 @pytest.fixture
 def mail_down(monkeypatch):
-    def refuse(*, alert):
+    def refuse(*, alert, only=None):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
     monkeypatch.setattr(emails, "alert_send", refuse)
@@ -45,7 +45,7 @@ def test_it_shows_the_safety_screen_and_schedules_a_retry_when_mail_fails(
     assert response.status_code == 200
     assert response.redirect_chain == [(reverse("client-safety"), 302)]
     alert = Alert.objects.get(plan=plan)
-    assert scheduled == [{"args": [alert.id], "countdown": 30}]
+    assert scheduled == [{"args": [alert.id, None], "countdown": 30}]
     plan.refresh_from_db()
     assert plan.phase == Phase.HOLD
 
@@ -87,3 +87,28 @@ def test_it_sends_at_once_when_mail_works(phone, plan, therapist, scheduled):
     checkins.alert_email_send(alert_id=alert.id)
     assert [m.to for m in mail.outbox] == [[therapist.user.email]]
     assert scheduled == []
+
+
+def test_a_retry_goes_only_to_the_therapist_whose_copy_failed(
+    phone, plan, client_person, practice, therapist, monkeypatch, scheduled
+):
+    from tests import factories
+
+    colleague = factories.TherapistFactory(practice=practice)
+    client_person.primary_therapist = None  # every therapist of the practice is told
+    client_person.save()
+    real_send = emails.EmailMultiAlternatives.send
+
+    def refuse_the_colleague(message, *args, **kwargs):
+        if message.to == [colleague.user.email]:
+            raise smtplib.SMTPServerDisconnected("dropped")
+        return real_send(message, *args, **kwargs)
+
+    monkeypatch.setattr(emails.EmailMultiAlternatives, "send", refuse_the_colleague)
+    alert = Alert.objects.create(plan=plan, kind="safety_emergency", severity=100, message="x")
+    checkins.alert_email_send(alert_id=alert.id)
+    assert [m.to for m in mail.outbox] == [[therapist.user.email]]
+    assert scheduled == [{"args": [alert.id, [colleague.user.email]], "countdown": 30}]
+    monkeypatch.setattr(emails.EmailMultiAlternatives, "send", real_send)
+    tasks.send_alert_email.apply(args=[alert.id, [colleague.user.email]])
+    assert [m.to for m in mail.outbox] == [[therapist.user.email], [colleague.user.email]]
