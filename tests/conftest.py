@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from aftercare.phases import Phase
 from tests import factories
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -97,3 +100,20 @@ def phone(client, client_person):
     """Django's test client logged in as the client, as after opening the emailed link."""
     client.force_login(client_person.user, backend="sesame.backends.ModelBackend")
     return client
+
+
+# The reminder tests' moment: Wednesday 25 Nov 2026, 06:00 UTC (06:00 in London).
+REMINDER_NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock():
+    """Time stands still at REMINDER_NOW until a test moves it."""
+    with time_machine.travel(REMINDER_NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def flare(clock, client_person, therapist):
+    """A plan in Flare assigned "now": morning 08:00 and evening 19:00 routines."""
+    return factories.plan_for(client_person, therapist, Phase.FLARE)

@@ -8,7 +8,6 @@ from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.urls import reverse
 from icalendar import Calendar
 from sesame.utils import get_query_string
@@ -18,21 +17,9 @@ from aftercare.models import Plan, Reminder
 from aftercare.phases import Phase
 from clients import services as people
 from clients.models import Client
-from tests import factories
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # Wednesday; London = UTC
 SETTINGS = reverse("client-settings")
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def flare(clock, client_person, therapist):
-    return factories.plan_for(client_person, therapist, Phase.FLARE)
 
 
 @pytest.fixture

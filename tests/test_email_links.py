@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import time_machine
 from django.core import mail
 from django.test import Client as Browser
 from django.urls import reverse
@@ -21,17 +20,6 @@ from tests import factories
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 EXPIRED = "This link no longer works"
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def flare(clock, client_person, therapist):
-    return factories.plan_for(client_person, therapist, Phase.FLARE)
 
 
 @pytest.fixture

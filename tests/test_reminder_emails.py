@@ -8,30 +8,16 @@ from datetime import UTC, date, datetime
 from html import unescape
 
 import pytest
-import time_machine
 from django.core import mail
 from django.utils import timezone
 
 from aftercare import reminders
 from aftercare.models import PlanStep, Reminder
-from aftercare.phases import Phase
 from clients.models import Client, MassageSession
-from tests import factories
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 DISCLAIMER = "These are self-care suggestions from your massage therapist, not medical care."
 HEALTH_WORDS = re.compile(r"pain|flare|\bback\b|symptom|sciatic|numb|\d", re.I)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def flare(clock, client_person, therapist):
-    return factories.plan_for(client_person, therapist, Phase.FLARE)
 
 
 def send(client: Client, slot_key: str, clock, when: datetime, kind: str = "routine"):

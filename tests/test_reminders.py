@@ -29,18 +29,6 @@ Status = Reminder.Status
 Kind = Reminder.Kind
 
 
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def flare(clock, client_person, therapist) -> Plan:
-    """A plan in Flare assigned "now": morning 08:00 and evening 19:00 routines."""
-    return factories.plan_for(client_person, therapist, Phase.FLARE)
-
-
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     """A moment of November 2026 (UTC, which is London's time then)."""
     return datetime(2026, 11, day, hour, minute, tzinfo=UTC) if day <= 30 else None

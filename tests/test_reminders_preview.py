@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from io import StringIO
 
 import pytest
-import time_machine
 from django.core.management import CommandError, call_command
 
 from aftercare.models import Plan
@@ -15,12 +14,6 @@ from clients.models import Client, MassageSession
 from tests import factories
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # Wednesday
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 def preview(*args: str) -> list[str]:
