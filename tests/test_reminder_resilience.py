@@ -59,7 +59,7 @@ def test_one_bad_step_row_does_not_stop_the_others_reminders(therapist, practice
             factories.ClientFactory(practice=practice), therapist, Phase.FLARE
         )
         fine = factories.plan_for(factories.ClientFactory(practice=practice), therapist)
-        PlanStep.objects.filter(plan=broken).update(flare="no-such-frequency")
+        PlanStep.objects.filter(plan=broken).update(flare="bogus")
         reminders.reminders_plan_due()
     assert Reminder.objects.filter(plan=fine).exists()
     assert not Reminder.objects.filter(plan=broken).exists()
