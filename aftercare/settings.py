@@ -263,6 +263,9 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 VIDEO_MP4_HOSTS = envlist("VIDEO_MP4_HOSTS")
 # Uploaded exercise videos (MEDIA_ROOT/videos/, served with byte ranges by views.media).
 VIDEO_UPLOAD_MAX_MB = envint("VIDEO_UPLOAD_MAX_MB", 200)
+# Production: nginx sends the video bytes (X-Accel-Redirect to this internal location,
+# which aliases MEDIA_ROOT; deploy/nginx.conf). Empty: Python streams them (the default).
+VIDEO_ACCEL_REDIRECT_PREFIX = os.environ.get("VIDEO_ACCEL_REDIRECT_PREFIX", "")
 VIDEO_FRAME_HOSTS = ["https://www.youtube-nocookie.com", "https://player.vimeo.com"]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

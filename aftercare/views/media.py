@@ -7,12 +7,21 @@ content, not client data: no login (clients on an email link and the phone's med
 fetch them without cookies), but only files an exercise or a plan step points at are
 served, and only by a plain file name, so no other file of MEDIA_ROOT can be reached.
 Names are random and a file never changes under its name: it may be cached for a year.
+
+In production the bytes are not streamed by Python at all: with VIDEO_ACCEL_REDIRECT_PREFIX
+set (e.g. "/protected-media/"), this view only decides whether the file may be served and
+answers an empty 200 with X-Accel-Redirect naming it; nginx (deploy/nginx.conf, an
+`internal` location aliasing MEDIA_ROOT) then sends the file, with Range, If-Range and 416
+itself, so a sync gunicorn worker is free again in milliseconds instead of holding on for
+the length of a 200 MB video. Without the setting (`make run`, the tests) Python serves it.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_safe
@@ -74,6 +83,8 @@ def video_file(request: HttpRequest, filename: str) -> HttpResponse:
     name = f"{videos.UPLOAD_DIR}/{filename}"
     if not videos.UPLOAD_NAME.match(filename) or not videos.upload_in_use(name):
         raise Http404("No such video")
+    if settings.VIDEO_ACCEL_REDIRECT_PREFIX:
+        return _accel_redirect(name, settings.VIDEO_ACCEL_REDIRECT_PREFIX)
     try:
         size = default_storage.size(name)
         handle = default_storage.open(name, "rb")
@@ -99,6 +110,21 @@ def video_file(request: HttpRequest, filename: str) -> HttpResponse:
     if wanted:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     return _headers(response, etag)
+
+
+def _accel_redirect(name: str, prefix: str) -> HttpResponse:
+    """An empty 200 that hands the file to nginx: it sends the bytes (and the ranges) from
+    its internal location `prefix`, which aliases MEDIA_ROOT. nginx keeps this response's
+    Content-Type, Cache-Control, Content-Disposition and Accept-Ranges, and makes its own
+    ETag and Last-Modified from the file, which If-Range is then checked against."""
+    if not default_storage.exists(name):  # the same 404 as the Python path, not nginx's
+        raise Http404("No such video")
+    response = HttpResponse(content_type="video/mp4")
+    response["X-Accel-Redirect"] = quote(prefix.rstrip("/") + "/" + name)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = CACHE_CONTROL
+    response["Content-Disposition"] = "inline"
+    return response
 
 
 def _headers(response: HttpResponse, etag: str) -> HttpResponse:
