@@ -273,7 +273,6 @@ class SymptomLog(models.Model):
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["plan", "at"])]
 
-    @property
     def __str__(self) -> str:
         return f"Check-in {self.at:%Y-%m-%d %H:%M} (worst {self.worst_pain})"
 
@@ -311,7 +310,6 @@ class Alert(models.Model):
         ordering = ["-severity", "-created_at"]
         indexes = [models.Index(fields=["plan", "resolved_at"])]
 
-    @property
     def __str__(self) -> str:
         return self.message
 
