@@ -6,6 +6,8 @@ names one reminder (or one client for unsubscribing), never a login.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.core import signing
 
 ACTION_MAX_AGE = 7 * 24 * 3600  # "Done" / "Log how I feel" from an email: a week
@@ -31,6 +33,16 @@ def read_action(token: str, action: str) -> int | None:
     except signing.BadSignature:  # also SignatureExpired
         return None
     return value if isinstance(value, int) else None
+
+
+def signed_at(token: str) -> datetime | None:
+    """When a token was signed (to the second). Only meaningful for a token that one of
+    the read_* functions accepted: the timestamp is part of what the signature covers."""
+    try:
+        stamp = token.rsplit(":", 2)[1]  # payload:timestamp:signature
+        return datetime.fromtimestamp(signing.b62_decode(stamp), tz=UTC)
+    except (IndexError, ValueError, OverflowError):
+        return None
 
 
 def unsubscribe_token(client_id: int, kind: str) -> str:

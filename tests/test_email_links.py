@@ -99,9 +99,12 @@ def test_done_for_a_plan_on_hold_records_nothing(morning, flare, client):
 def test_another_clients_session_on_the_phone_is_not_used(morning, client, practice):
     other = factories.ClientFactory(practice=practice)
     client.force_login(other.user, backend="sesame.backends.ModelBackend")
+    client.get(action_url(morning, "done"))
     client.post(action_url(morning, "done"))
     assert Completion.objects.filter(step__plan__client=morning.client).count() == 4
-    assert "_auth_user_id" not in client.session
+    assert not Completion.objects.filter(step__plan__client=other).exists()
+    # Opening or tapping the link logs nobody out: it acts on the token, not the session.
+    assert client.session["_auth_user_id"] == str(other.user.pk)
 
 
 # --- "Log how I feel" ------------------------------------------------------------------------

@@ -1,15 +1,16 @@
 """Pages opened from links in reminder emails, on any device, logged in or not.
 
 Opening a link changes nothing (mail scanners open every link): each page asks for one
-tap, and only that POST records anything. The tokens are signed, expiring and
-single-purpose (aftercare.tokens).
+tap, and only that POST records anything; neither touches the session of whoever is
+signed in on the device. The tokens are signed, expiring and single-purpose
+(aftercare.tokens); "Done" and "Log how I feel" links end when the client's links are
+revoked or the client is deactivated, unsubscribe links keep working (RFC 8058).
 """
 
 from __future__ import annotations
 
 import uuid
 
-from django.contrib.auth import logout
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -37,14 +38,24 @@ def email_action(request: HttpRequest, action: str, token: str) -> HttpResponse:
         if reminder_id
         else None
     )
-    if reminder is None:
+    if reminder is None or not _still_acts_for(reminder.client, token):
         return _expired(request)
-    if request.user.is_authenticated and getattr(request.user, "client", None) != reminder.client:
-        # Someone else is logged in on this phone (a shared device): act only on the token.
-        logout(request)
+    # Whoever is signed in on this phone (a shared device) stays signed in: these pages
+    # act only on the token, never on the session, and show nothing of the session's user.
     if action == "done":
         return _done(request, reminder)
     return _checkin(request, reminder)
+
+
+def _still_acts_for(client: Client, token: str) -> bool:
+    """A deactivated client's links do nothing; revoking ends the links sent before it."""
+    if not client.active:
+        return False
+    if client.links_revoked_at is None:
+        return True
+    signed = tokens.signed_at(token)
+    # To the second: a link signed in the same second as the revocation is refused too.
+    return signed is not None and signed > client.links_revoked_at
 
 
 def _done(request: HttpRequest, reminder: Reminder) -> HttpResponse:
