@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -36,28 +37,55 @@ class LoginForm(forms.Form):
         email, password = data.get("email"), data.get("password")
         if not email or not password:
             return data
-        window = settings.LOGIN_WINDOW_SECONDS
-        ok_email = throttle.hit(
-            "login-email", email, limit=settings.LOGIN_ATTEMPTS_PER_EMAIL, window=window
-        )
-        ok_ip = throttle.hit(
-            "login-ip", self.ip, limit=settings.LOGIN_ATTEMPTS_PER_IP, window=window
-        )
-        if not (ok_email and ok_ip):
-            minutes = window // 60
-            raise ValidationError(
-                f"Too many attempts. For your clients' safety, logging in is paused for up to "
-                f"{minutes} minutes. Try again later or ask the practice owner to reset your "
-                "password.",
-                code="throttled",
-            )
+        login_attempt_start(email, self.ip)
         user = authenticate(username=email.lower(), password=password)
         if user is None or not hasattr(user, "therapist"):
             raise ValidationError(
                 "That email and password don't match a therapist account.", code="invalid"
             )
-        throttle.clear("login-email", email)
+        login_attempt_succeeded(email, self.ip)
         self.user = user
+        return data
+
+
+def login_attempt_start(email: str, ip: str) -> None:
+    """Count one login attempt for the address and for the IP; refuse once either has
+    used up its attempts. Counted before the password is checked, so a burst of parallel
+    guesses cannot all slip in before the first one is counted."""
+    window = settings.LOGIN_WINDOW_SECONDS
+    ok_email = throttle.hit(
+        "login-email", email, limit=settings.LOGIN_ATTEMPTS_PER_EMAIL, window=window
+    )
+    ok_ip = throttle.hit("login-ip", ip, limit=settings.LOGIN_ATTEMPTS_PER_IP, window=window)
+    if not (ok_email and ok_ip):
+        raise ValidationError(
+            f"Too many attempts. For your clients' safety, logging in is paused for up to "
+            f"{window // 60} minutes. Try again later or ask the practice owner to reset your "
+            "password.",
+            code="throttled",
+        )
+
+
+def login_attempt_succeeded(email: str, ip: str) -> None:
+    """Only failures count: the address starts afresh and the IP gets its attempt back,
+    so a practice whose therapists share one address (NAT) never locks itself out."""
+    throttle.clear("login-email", email)
+    throttle.refund("login-ip", ip)
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """Django admin's login with the same limits as the therapists' login."""
+
+    def clean(self):
+        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not email or not password:
+            return super().clean()
+        from aftercare.views.access import client_ip  # the address rate limits count
+
+        ip = client_ip(self.request)
+        login_attempt_start(email, ip)
+        data = super().clean()  # raises for a wrong password or a user who isn't staff
+        login_attempt_succeeded(email, ip)
         return data
 
 

@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.urls import path
 
+from aftercare.forms import AdminLoginForm
 from aftercare.views import client, email_links, health, media, therapist
+
+# The admin's login has the same rate limits as the therapists' (per address, per IP).
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", therapist.home, name="home"),

@@ -30,6 +30,16 @@ def hit(scope: str, subject: str, *, limit: int, window: int) -> bool:
     return count <= limit
 
 
+def refund(scope: str, subject: str) -> None:
+    """Take back one attempt counted by hit() (a login that succeeded, say)."""
+    key = _key(scope, subject)
+    try:
+        if (cache.get(key) or 0) > 0:
+            cache.decr(key)
+    except ValueError:  # expired meanwhile: nothing to take back
+        pass
+
+
 def over(scope: str, subject: str, *, limit: int) -> bool:
     """Whether the subject has used up its attempts, without counting one."""
     return (cache.get(_key(scope, subject)) or 0) >= limit
