@@ -82,7 +82,6 @@ THERAPIST_PAGES = {
     "exercises": lambda w: reverse("therapist-exercises"),
     "exercise add": lambda w: reverse("therapist-exercise-add"),
     "exercise edit": lambda w: reverse("therapist-exercise-edit", args=[w.exercise.pk]),
-    "client export": _person_url("therapist-client-export"),
     "client delete": _person_url("therapist-client-delete"),
 }
 
@@ -93,7 +92,6 @@ PRACTICE_OBJECT_PAGES = [
     "session",
     "plan edit",
     "exercise edit",
-    "client export",
     "client delete",
 ]
 
@@ -149,6 +147,8 @@ THERAPIST_WRITES = {
     "phase": (_person_url("therapist-phase"), lambda w: {"phase": "hold", "pinned": "on"}),
     "link send": (_person_url("therapist-link-send"), lambda w: {}),
     "link revoke": (_person_url("therapist-link-revoke"), lambda w: {}),
+    # An export writes a History line, so it is a POST like the other actions.
+    "client export": (_person_url("therapist-client-export"), lambda w: {"format": "json"}),
     "client delete": (
         _person_url("therapist-client-delete"),
         lambda w: {"confirm_name": w.person.name},
@@ -174,6 +174,7 @@ THERAPIST_POST_ONLY = {
     "phase": _person_url("therapist-phase"),
     "link send": _person_url("therapist-link-send"),
     "link revoke": _person_url("therapist-link-revoke"),
+    "client export": _person_url("therapist-client-export"),
     "alert resolve": lambda w: reverse("therapist-alert-resolve", args=[w.person.public_id, 1]),
 }
 

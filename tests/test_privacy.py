@@ -83,8 +83,8 @@ def with_history(person: Client, therapist) -> Plan:
 
 
 def export(desk: Browser, person: Client, kind: str | None = None):
-    query = {"format": kind} if kind else {}
-    return desk.get(reverse("therapist-client-export", args=[person.public_id]), query)
+    data = {"format": kind} if kind else {}
+    return desk.post(reverse("therapist-client-export", args=[person.public_id]), data)
 
 
 def unzip(response) -> dict[str, list[dict[str, str]]]:

@@ -356,10 +356,13 @@ def alert_resolve(request: HttpRequest, public_id, alert_id: int) -> HttpRespons
 
 
 @therapist_required
+@require_POST
 def client_export(request: HttpRequest, public_id) -> HttpResponse:
-    """Everything about one client, as JSON (?format=json) or a zip of CSVs (?format=csv)."""
+    """Everything about one client, as JSON (format=json) or a zip of CSVs (format=csv).
+    A POST: each export is written to the client's History, so opening the address
+    (a prefetch, a link preview) must export nothing."""
     client = practice_client(get_therapist(request), public_id)
-    kind = request.GET.get("format", "json")
+    kind = request.POST.get("format", "json")
     if kind not in ("json", "csv"):
         raise Http404("Unknown export format")
     export = privacy.client_export(client=client, by=request.user, kind=kind)
