@@ -228,6 +228,21 @@ def email_preference_set(*, client: Client, kind: str, on: bool) -> None:
             reminders.reminders_forget_pending(client=client, kinds=kinds)
 
 
+# What the client's Settings page edits (aftercare.forms.ClientSettingsForm, plus the pause).
+CLIENT_SETTINGS_FIELDS = (
+    "morning_time",
+    "evening_time",
+    "reset_weekday",
+    "three_x_days",
+    "quiet_start",
+    "quiet_end",
+    "time_zone",
+    "routine_emails",
+    "booking_emails",
+    "paused_until",
+)
+
+
 def client_settings_save(*, client: Client, pause_days: int | None, resume: bool) -> None:
     """Save the client's reminder settings; pending reminders are planned afresh so the
     change applies to the very next one."""
@@ -237,11 +252,25 @@ def client_settings_save(*, client: Client, pause_days: int | None, resume: bool
     elif pause_days:
         client.paused_until = today + timedelta(days=pause_days - 1)
     with transaction.atomic():
-        client.save()
+        # Only these columns: the therapist's edit of the name or notes, committed since
+        # this request loaded the client, must not be overwritten.
+        client.save(update_fields=[*CLIENT_SETTINGS_FIELDS, "updated_at"])
         reminders.reminders_forget_pending(
             client=client,
             kinds=(Reminder.Kind.ROUTINE, Reminder.Kind.BOOKING, Reminder.Kind.BOOKING_FOLLOWUP),
         )
+
+
+# What "Adjust steps" edits (aftercare.forms.PlanStepForm; paused_at by its "resume").
+PLAN_STEP_EDITABLE_FIELDS = (
+    "skipped",
+    "personal_note",
+    "flare",
+    "subsiding",
+    "maintenance",
+    "video_url",
+    "paused_at",
+)
 
 
 def plan_steps_update(*, plan: Plan, steps: list[PlanStep], by: User | None) -> list[str]:
@@ -258,11 +287,14 @@ def plan_steps_update(*, plan: Plan, steps: list[PlanStep], by: User | None) -> 
             fields = [
                 f
                 for f in PlanStep._meta.concrete_fields
-                if not f.primary_key and getattr(before, f.attname) != getattr(step, f.attname)
+                if f.name in PLAN_STEP_EDITABLE_FIELDS
+                and getattr(before, f.attname) != getattr(step, f.attname)
             ]
             if not fields:
                 continue
-            step.save()
+            # Only what the therapist edited: a change to the step's other columns made
+            # since the form loaded it (its text, a pause from a check-in) stays.
+            step.save(update_fields=[f.name for f in fields])
             labels = ", ".join(str(f.verbose_name) for f in fields)
             changes.append(f"{step.name} ({labels})")
         if changes:
