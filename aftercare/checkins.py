@@ -10,15 +10,15 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
 
-from aftercare import emails, reminders, taper
+from aftercare import attention, reminders, taper, triage
 from aftercare.models import Alert, PhaseChange, Plan, PlanStep, SymptomLog
 from aftercare.phases import Phase
 from aftercare.safety import safety_level
+from aftercare.selectors import log_entry, plan_state
 from clients.models import AuditEvent
 from clients.services import audit_event_record
 
@@ -31,35 +31,7 @@ class CheckinResult:
     decision: taper.Decision | None = None
     new_alerts: list[Alert] = field(default_factory=list)
     duplicate: bool = False
-
-
-def plan_state(plan: Plan) -> taper.PlanState:
-    # The taper compares phase_since's date with the client's local log dates, so it
-    # needs the client's wall clock, not UTC (a flare begun at 8 pm in New York is that
-    # day's flare).
-    zone = ZoneInfo(plan.client.time_zone)
-    return taper.PlanState(
-        phase=Phase(plan.phase),
-        phase_since=plan.phase_since.astimezone(zone),
-        started=plan.started_at.astimezone(zone),
-        pinned=plan.phase_pinned,
-        maintenance_days=plan.maintenance_days,
-    )
-
-
-def log_entry(log: SymptomLog) -> taper.LogEntry:
-    return taper.LogEntry(
-        at=log.at,
-        day=log.day,
-        pain_now=log.pain_now or 0,
-        worst_pain=log.worst_pain or 0,
-        compared=taper.Compared(log.compared or taper.Compared.SAME),
-        safety=taper.Safety(log.safety),
-        flare_tap=log.flare_tap,
-        gone_tap=log.gone_tap,
-        worse_step_keys=tuple(log.worse_steps),
-        worse_by=log.worse_by,
-    )
+    attention: attention.Level = attention.Level.CALM
 
 
 def symptom_log_create(
@@ -73,7 +45,8 @@ def symptom_log_create(
         plan = Plan.objects.select_for_update().get(pk=plan.pk)
         existing = SymptomLog.objects.filter(submission_key=submission_key).first()
         if existing is not None:
-            return CheckinResult(log=existing, duplicate=True)
+            level = attention.Level(plan.attention_level)
+            return CheckinResult(log=existing, duplicate=True, attention=level)
         signs = list(answers.get("safety_signs", []))
         log = SymptomLog.objects.create(
             plan=plan,
@@ -96,7 +69,9 @@ def _apply(plan: Plan, log: SymptomLog, now: datetime) -> CheckinResult:
         _phase_change(plan, decision, cause, now)
         state = plan_state(plan)
     new_alerts = _raise(plan, taper.alerts(state, history, now), log, now)
-    return CheckinResult(log=log, decision=decision, new_alerts=new_alerts)
+    # Who needs the therapist now; urgent and today go to the outbox as an email.
+    level = triage.attention_refresh(plan=plan, now=now).level
+    return CheckinResult(log=log, decision=decision, new_alerts=new_alerts, attention=level)
 
 
 def _phase_change(plan: Plan, decision: taper.Decision, cause: str, now: datetime) -> None:
@@ -126,7 +101,8 @@ def _phase_change(plan: Plan, decision: taper.Decision, cause: str, now: datetim
 
 
 def _raise(plan: Plan, found: list[taper.Alert], log: SymptomLog, now: datetime) -> list[Alert]:
-    """Store the alerts not already open; pause a step that raised pain (TAPER.md)."""
+    """Store the alerts not already open (the therapist's list on the client page); pause
+    a step that raised pain (TAPER.md). Who is emailed is triage's decision, not this."""
     open_keys = set(plan.alerts.filter(resolved_at=None).values_list("kind", "step_id"))
     created = []
     for alert in found:
@@ -145,7 +121,7 @@ def _raise(plan: Plan, found: list[taper.Alert], log: SymptomLog, now: datetime)
             Alert.objects.create(
                 plan=plan,
                 kind=alert.kind,
-                severity=Alert.SEVERITY.get(alert.kind, 10),
+                severity=attention.Trigger(alert.kind).level,
                 message=alert.message[:400],
                 step=step,
                 log=log,
@@ -153,30 +129,13 @@ def _raise(plan: Plan, found: list[taper.Alert], log: SymptomLog, now: datetime)
             )
         )
         open_keys.add((alert.kind, alert.step_key))
-    for alert in created:
-        if alert.is_safety:
-            transaction.on_commit(lambda alert=alert: alert_email_send(alert_id=alert.id))
     return created
 
 
-def alert_email_send(*, alert_id: int) -> None:
-    """Tell the therapist now. If the mail server fails, the client still gets their
-    safety screen (never an error page) and a worker retries the email with backoff; the
-    alert is on the therapist's dashboard either way."""
-    try:
-        emails.alert_send(alert=Alert.objects.select_related("plan__client").get(pk=alert_id))
-    except Exception as error:
-        log.exception("Alert %s: email failed; a worker will retry it", alert_id)
-        from aftercare import tasks  # tasks import the services, not the other way round
-
-        only = error.addresses if isinstance(error, emails.AlertNotSent) else None
-        try:
-            tasks.send_alert_email.apply_async(args=[alert_id, only], countdown=30)
-        except Exception:
-            log.exception("Alert %s: the broker is down too; the dashboard shows it", alert_id)
-
-
 def alert_resolve(*, alert: Alert, by) -> None:
-    Alert.objects.filter(pk=alert.pk, resolved_at=None).update(
-        resolved_at=timezone.now(), resolved_by=by
-    )
+    """Handled: the alert closes, and the plan's attention counts as seen."""
+    with transaction.atomic():
+        Alert.objects.filter(pk=alert.pk, resolved_at=None).update(
+            resolved_at=timezone.now(), resolved_by=by
+        )
+        triage.attention_seen(plan=alert.plan, by=by)

@@ -14,7 +14,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from sesame.utils import get_query_string
 
-from aftercare import tokens
+from aftercare import selectors, taper, tokens
+from aftercare.attention import Level
 from aftercare.phases import PHASE_SENTENCES, Phase
 from clients.models import Client, Practice
 
@@ -63,56 +64,86 @@ def make_message(
     return message
 
 
-def plan_link_send(*, client: Client, first: bool = False) -> None:
-    """Email the client the link to their plan (after a session, or on request)."""
-    message = make_message(
+def outbox_message(reminder, *, now, slot=None) -> EmailMultiAlternatives:
+    """The email for one outbox row, whatever its kind (`slot`: a routine row's slot as
+    the schedule sees it now)."""
+    kind = reminder.kind
+    if kind == "link":
+        return link_message(reminder)
+    if kind == "alert":
+        return alert_message(reminder)
+    if kind == "digest":
+        return digest_message(reminder)
+    return reminder_message(reminder, now=now, slot=slot)
+
+
+def link_message(reminder) -> EmailMultiAlternatives:
+    """The link to the client's plan (after a session, or asked for again)."""
+    client = reminder.client
+    return make_message(
         "plan-link",
         to=client.email,
         practice=client.practice,
-        context={"client": client, "link": client_link(client), "first": first},
+        context={
+            "client": client,
+            "link": client_link(client),
+            "first": reminder.slot_key.startswith("link/first/"),
+        },
+        message_id=reminder_message_id(reminder),
     )
-    message.send()
 
 
-class AlertNotSent(Exception):
-    """Some therapists' copies failed; `addresses` says whose, for a retry of just those."""
-
-    def __init__(self, addresses: list[str], error: Exception) -> None:
-        super().__init__(f"{len(addresses)} not sent: {error}")
-        self.addresses = addresses
+def therapist_page(client: Client) -> str:
+    return absolute(reverse("therapist-client", args=[client.public_id]))
 
 
-def alert_send(*, alert, only: list[str] | None = None) -> None:
-    """Tell the client's therapist (or every therapist of the practice) at once; `only`
-    limits a retry to the addresses that failed, so nobody gets the alert twice.
+def alert_message(reminder) -> EmailMultiAlternatives:
+    """Urgent or today: who, why, and where to look. The subject says only who (lock
+    screens); the reason is in the body, for the therapist's eyes."""
+    plan, client, therapist = reminder.plan, reminder.client, reminder.therapist
+    level = Level(max(plan.attention_level, Level.TODAY))
+    return make_message(
+        "therapist-alert",
+        to=therapist.user.email,
+        practice=client.practice,
+        context={
+            "client": client,
+            "therapist": therapist,
+            "page": therapist_page(client),
+            "level": level,
+            "reason": plan.attention_reason or "A new check-in needs a look",
+            "on_hold": plan.phase == Phase.HOLD,
+        },
+        message_id=reminder_message_id(reminder),
+    )
 
-    The email says who and where to look, not the client's answers: details stay
-    behind the therapist's login.
-    """
-    plan = alert.plan
-    client = plan.client
-    practice = client.practice
-    therapists = [client.primary_therapist] if client.primary_therapist else []
-    therapists = therapists or list(practice.therapists.select_related("user"))
-    page = absolute(reverse("therapist-client", args=[client.public_id]))
-    failed: list[str] = []
-    last_error: Exception | None = None
-    for therapist in therapists:
-        address = therapist.user.email
-        if only is not None and address not in only:
-            continue
-        try:
-            make_message(
-                "therapist-alert",
-                to=address,
-                practice=practice,
-                context={"client": client, "therapist": therapist, "page": page, "alert": alert},
-            ).send()
-        except Exception as error:  # the others still get theirs
-            failed.append(address)
-            last_error = error
-    if failed:
-        raise AlertNotSent(failed, last_error)
+
+def digest_message(reminder) -> EmailMultiAlternatives:
+    """The morning list of clients at soon or watch, as they stand when it is sent."""
+    therapist = reminder.therapist
+    rows = [
+        {
+            "client": plan.client,
+            "level": Level(plan.attention_level),
+            "reason": plan.attention_reason,
+            "page": therapist_page(plan.client),
+        }
+        for plan in selectors.digest_plans(therapist)[:DIGEST_MAX]
+    ]
+    return make_message(
+        "therapist-digest",
+        to=therapist.user.email,
+        practice=therapist.practice,
+        context={
+            "therapist": therapist,
+            "rows": rows,
+            "settings_link": absolute(reverse("therapist-settings")),
+        },
+        message_id=reminder_message_id(reminder),
+    )
+
+
+DIGEST_MAX = 50  # more than this and the dashboard's "Needs me" list is the better read
 
 
 def _reminder_domain(practice: Practice) -> str:
@@ -122,7 +153,8 @@ def _reminder_domain(practice: Practice) -> str:
 def reminder_message_id(reminder) -> str:
     """Stable per row: a retry or a re-send after a crash carries the same Message-ID,
     so a mail server or client can tell it is the same email."""
-    return f"<reminder.{reminder.id}.{reminder.kind}@{_reminder_domain(reminder.client.practice)}>"
+    practice = reminder.client.practice if reminder.client else reminder.therapist.practice
+    return f"<reminder.{reminder.id}.{reminder.kind}@{_reminder_domain(practice)}>"
 
 
 def unsubscribe_url(client: Client, kind: str) -> str:
@@ -130,7 +162,7 @@ def unsubscribe_url(client: Client, kind: str) -> str:
     return absolute(reverse("email-unsubscribe", args=[kind, token]))
 
 
-def reminder_message(reminder, *, now) -> EmailMultiAlternatives:
+def reminder_message(reminder, *, now, slot=None) -> EmailMultiAlternatives:
     """The email for one Reminder row: a routine slot or a booking nudge."""
     client = reminder.client
     kind = "routine" if reminder.kind == "routine" else "booking"
@@ -144,7 +176,7 @@ def reminder_message(reminder, *, now) -> EmailMultiAlternatives:
         "booking_url": client.practice.booking_url,
     }
     if kind == "routine":
-        context.update(_routine_context(reminder, now))
+        context.update(_routine_context(reminder, now, slot))
     template = {"routine": "routine", "booking": "booking", "booking_followup": "booking"}
     message = make_message(
         template[reminder.kind],
@@ -160,14 +192,11 @@ def reminder_message(reminder, *, now) -> EmailMultiAlternatives:
     return message
 
 
-def _routine_context(reminder, now) -> dict[str, object]:
-    from aftercare import checkins, reminders, taper  # these import emails
-
+def _routine_context(reminder, now, slot) -> dict[str, object]:
     plan = reminder.plan
-    slot = reminders.slot_of(reminder)
     steps = {step.id: step for step in plan.steps.all()}
     last_log = plan.logs.order_by("-at").values_list("at", flat=True).first()
-    state = checkins.plan_state(plan)
+    state = selectors.plan_state(plan)
     in_flare = now - plan.phase_since if plan.phase == "flare" else timedelta(0)
     return {
         "slot": slot,

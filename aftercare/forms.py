@@ -209,6 +209,27 @@ class PhaseForm(forms.Form):
     reason = forms.CharField(required=False, max_length=200)
 
 
+class ResumeForm(forms.Form):
+    """Resume after a warning sign: the phase the routine goes on in (never Hold)."""
+
+    phase = forms.ChoiceField(
+        choices=[(p.value, p.label) for p in Phase if p is not Phase.HOLD],
+        initial=Phase.SUBSIDING.value,
+        label="Go on in",
+    )
+
+
+class TherapistSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Therapist
+        fields = ["digest_emails"]
+        labels = {"digest_emails": "Email me a morning digest"}
+        help_texts = {
+            "digest_emails": "At 07:30 on days when a client needs a look soon (pain up, much "
+            "worse, no check-in for 2 days...). Urgent ones always reach you at once."
+        }
+
+
 class VideoUploadForm(forms.ModelForm):
     """An exercise's uploaded MP4 checked (extension, `ftyp`, size); also the admin's form."""
 
@@ -261,6 +282,21 @@ class NewLinkForm(forms.Form):
 
 PAIN_CHOICES = [(n, str(n)) for n in range(11)]
 WORSE_BY_CHOICES = [(1, "A little (about 1 point)"), (2, "A lot (2 points or more)")]
+
+
+# "Both legs" or "woken by pain" asks the matching warning sign again before the log is
+# saved (TAPER.md, "Attention"): the client may have skipped past the list.
+# sign -> (the answer's field, the value that asks it)
+REASKS: dict[str, tuple[str, str]] = {
+    "legs_weak": ("legs", "both"),
+    "night_pain": ("sleep", "woken"),
+}
+YES_NO = [("yes", "Yes"), ("no", "No")]
+REASK_REQUIRED = "Please answer this one before we save: it keeps you safe."
+SIGNS_PROMPT = (
+    "Tick the signs you have now. If none of these fit, tick “None of these after all” "
+    "and carry on."
+)
 
 
 class CheckinForm(forms.Form):
@@ -339,6 +375,25 @@ class CheckinForm(forms.Form):
     flare_tap = forms.BooleanField(required=False, label="I'm having a flare")
     gone_tap = forms.BooleanField(required=False, label="My symptoms are gone")
     submission_key = forms.UUIDField(widget=forms.HiddenInput)
+    # "Yes" then no sign: a way on instead of a dead end. The check-in carries on as a "no".
+    signs_none = forms.BooleanField(required=False, label="None of these after all")
+    reask_legs_weak = forms.ChoiceField(
+        required=False,
+        choices=YES_NO,
+        widget=forms.RadioSelect,
+        label="You said both legs. Are your legs weak or numb, is a leg getting weaker, "
+        "or is it hard to walk?",
+    )
+    reask_night_pain = forms.ChoiceField(
+        required=False,
+        choices=YES_NO,
+        widget=forms.RadioSelect,
+        label="You said pain woke you. Is your pain worse at night, or does it not ease "
+        "when you rest?",
+    )
+    # The re-asks the client was shown (comma-separated signs): shown and unanswered is an
+    # error; never shown means the page asks them first (a second step without JS).
+    reask_asked = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
 
     REQUIRED_WITHOUT_WARNING = ("pain_now", "worst_pain", "compared", "legs", "sleep")
 
@@ -350,14 +405,19 @@ class CheckinForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        self.reask_pending: list[str] = []
         if data.get("safety_signs"):
             # A ticked sign counts even if "No" was left selected: never drop a red flag.
             data["warning"] = "yes"
             self.errors.pop("warning", None)
+        elif data.get("warning") == "yes" and data.get("signs_none"):
+            data["warning"] = "no"  # "None of these after all": carry on with the check-in
         if data.get("warning") == "yes":
             if not data.get("safety_signs"):
-                self.add_error("safety_signs", "Tick the sign or signs you have.")
+                # Not an error at the worst moment: the list, a kind prompt, a way on.
+                self.add_error("safety_signs", SIGNS_PROMPT)
             return data
+        self._clean_reasks(data)
         # Unanswered safety question: flag the other missing answers too, so the client
         # fixes everything in one go instead of being sent back twice.
         for name in self.REQUIRED_WITHOUT_WARNING:
@@ -378,13 +438,50 @@ class CheckinForm(forms.Form):
             self.add_error("worst_pain", "Your worst pain can't be lower than your pain right now.")
         return data
 
+    def _clean_reasks(self, data: dict) -> None:
+        asked = self.reasks_asked()
+        for sign, (field, value) in REASKS.items():
+            name = f"reask_{sign}"
+            if data.get(field) != value:
+                data[name] = ""  # the client changed the answer that asked it
+            elif data.get(name) not in ("yes", "no"):
+                if sign in asked:
+                    self.add_error(name, REASK_REQUIRED)
+                else:
+                    self.reask_pending.append(sign)
+
+    def reasks_asked(self) -> set[str]:
+        raw = self.data.get(self.add_prefix("reask_asked"), "") if self.is_bound else ""
+        return {sign for sign in str(raw).split(",") if sign in REASKS}
+
+    def reasks_shown(self) -> list[str]:
+        """The re-asks the page shows in place: those the current answers call for."""
+        if not self.is_bound:
+            return []
+        return [
+            sign
+            for sign, (field, value) in REASKS.items()
+            if self.data.get(self.add_prefix(field)) == value
+        ]
+
+    def only_reask_errors(self) -> bool:
+        """Invalid only because a re-ask shown was left unanswered."""
+        names = {f"reask_{sign}" for sign in REASKS}
+        return bool(self.errors) and set(self.errors) <= names
+
+    def needs_a_sign(self) -> bool:
+        """"Yes" with no sign ticked (the page asks kindly, not as an error)."""
+        return self.is_bound and SIGNS_PROMPT in self.errors.get("safety_signs", [])
+
     def answers(self) -> dict:
-        """What the log stores: only the safety signs when a sign was ticked."""
+        """What the log stores: only the safety signs when a sign was ticked. A "yes" to a
+        re-asked sign stores that sign with the answers already given (the taper ignores
+        a safety log's pain; the therapist still sees what the client said)."""
         data = self.cleaned_data
         if data["warning"] == "yes":
             return {"safety_signs": data["safety_signs"]}
         return {
-            "safety_signs": [],
+            "safety_signs": [s for s in REASKS if data.get(f"reask_{s}") == "yes"],
             "pain_now": data["pain_now"],
             "worst_pain": data["worst_pain"],
             "compared": data["compared"],

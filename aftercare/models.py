@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from aftercare import videos
+from aftercare.attention import Level, Trigger
 from aftercare.phases import Frequency, Phase
 from aftercare.safety import SIGN_TEXT
 from clients.models import Client, MassageSession, Practice, Therapist
+
+log = logging.getLogger(__name__)
 
 
 class Exercise(models.Model):
@@ -52,6 +57,8 @@ class Exercise(models.Model):
 
 
 FREQUENCY_CHOICES = [(f.value, f.label) for f in Frequency]
+LEVEL_CHOICES = [(level.value, level.label) for level in Level]
+TRIGGER_CHOICES = [(trigger.value, trigger.label) for trigger in Trigger]
 PHASE_CHOICES = [(p.value, p.label) for p in Phase]
 
 
@@ -68,9 +75,18 @@ class StepFrequencies(models.Model):
         abstract = True
 
     def frequency_in(self, phase: str) -> Frequency:
+        """The step's frequency in a phase. A stored value that is not a frequency
+        (written by SQL or an import) reads as the column's default, with a warning in
+        the log, so the client's pages still render; the therapist's page lists it."""
         if phase == Phase.HOLD:
             return Frequency.NONE
-        return Frequency(getattr(self, str(phase)))
+        value = getattr(self, str(phase))
+        try:
+            return Frequency(value)
+        except ValueError:
+            default = Frequency(self._meta.get_field(str(phase)).default)
+            log.warning("Step %s: %s frequency %r unknown; using %s", self.pk, phase, value, default)
+            return default
 
 
 class Protocol(models.Model):
@@ -121,12 +137,29 @@ class Plan(models.Model):
     )
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Who needs the therapist (aftercare.attention), kept by services.attention_refresh
+    # whenever a log, a phase or "Seen" changes it, and by the tick when a clock runs out,
+    # so the dashboard sorts and pages in the database.
+    attention_level = models.PositiveSmallIntegerField(
+        choices=LEVEL_CHOICES, default=Level.CALM.value
+    )
+    attention_reason = models.CharField(max_length=300, blank=True)
+    attention_at = models.DateTimeField(null=True, blank=True)  # the newest trigger
+    attention_seen_at = models.DateTimeField(null=True, blank=True)  # "Seen" tapped
+    attention_recheck_at = models.DateTimeField(null=True, blank=True)  # a clock runs out
 
     class Meta:
         ordering = ["-started_at"]
         constraints = [
             models.UniqueConstraint(
                 fields=["client"], condition=models.Q(ended_at=None), name="one_active_plan"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["attention_recheck_at"],
+                condition=models.Q(ended_at=None),
+                name="plan_attention_recheck",
             )
         ]
 
@@ -172,10 +205,27 @@ class PlanStep(StepFrequencies):
 
     @property
     def video(self) -> videos.Video | None:
-        """A pasted link wins over an uploaded file."""
+        """A pasted link wins over an uploaded file. None, never an error, when the stored
+        link no longer parses (VIDEO_MP4_HOSTS or SITE_URL changed since): the step shows
+        "video unavailable" and the therapist's page says why (`video_problem`)."""
         if self.video_url:
-            return videos.parse(self.video_url)
+            try:
+                return videos.parse(self.video_url)
+            except ValueError as error:
+                log.warning("Step %s: video link not usable: %s", self.pk, error)
+                return None
         return videos.uploaded(self.video_file.name) if self.video_file else None
+
+    @property
+    def video_problem(self) -> str:
+        """Why the stored video link can't be shown; "" when it can (or there is none)."""
+        if not self.video_url:
+            return ""
+        try:
+            videos.parse(self.video_url)
+        except ValueError as error:
+            return str(error)
+        return ""
 
     @property
     def in_routine(self) -> bool:
@@ -277,25 +327,21 @@ class SymptomLog(models.Model):
         return f"Check-in {self.at:%Y-%m-%d %H:%M} (worst {self.worst_pain})"
 
     def safety_sign_texts(self) -> list[str]:
-        return [SIGN_TEXT.get(key, key) for key in self.safety_signs]
+        return [SIGN_TEXT.get(key, key) for key in self.sign_keys()]
+
+    def sign_keys(self) -> list[str]:
+        """The stored safety signs; anything that is not a list of names (a row written
+        by SQL or an import) is left out, never an error on a page."""
+        signs = self.safety_signs
+        return [key for key in signs if isinstance(key, str)] if isinstance(signs, list) else []
 
 
 class Alert(models.Model):
     """Something the therapist should look at; open until they mark it handled."""
 
-    # Higher comes first on the dashboard.
-    SEVERITY = {
-        "safety_emergency": 100,
-        "safety_doctor": 90,
-        "flare_over_7_days": 60,
-        "worse_three_times": 50,
-        "step_raised_pain": 40,
-        "no_maintenance_6_weeks": 30,
-        "no_log": 20,
-    }
-
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="alerts")
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, choices=TRIGGER_CHOICES)
+    # The kind's attention level (aftercare.attention.LEVEL_OF): higher comes first.
     severity = models.PositiveSmallIntegerField(default=0)
     message = models.CharField(max_length=400)
     step = models.ForeignKey(PlanStep, on_delete=models.SET_NULL, null=True, blank=True)
@@ -313,18 +359,28 @@ class Alert(models.Model):
     def __str__(self) -> str:
         return self.message
 
+    @property
     def is_safety(self) -> bool:
-        return self.kind.startswith("safety_")
+        return self.kind in (Trigger.SAFETY_EMERGENCY, Trigger.SAFETY_DOCTOR)
+
+    @property
+    def level(self) -> Level:
+        return Level(self.severity) if self.severity in Level._value2member_map_ else Level.SOON
 
 
 class Reminder(models.Model):
-    """The outbox: every email the taper or the booking cadence asks for is a row here
-    before it is sent. The broker only carries ids, so a lost message loses nothing."""
+    """The outbox: every email the app sends is a row here before it is sent (reminders,
+    booking nudges, plan links, the therapist's alerts and morning digest), claimed and
+    sent by the same code. The broker only carries ids, so a lost message loses nothing,
+    and no web request ever talks to the mail server."""
 
     class Kind(models.TextChoices):
         ROUTINE = "routine", "Routine reminder"
         BOOKING = "booking", "Booking nudge"
         BOOKING_FOLLOWUP = "booking_followup", "Booking follow-up"
+        LINK = "link", "Plan link"
+        ALERT = "alert", "Alert to the therapist"
+        DIGEST = "digest", "Morning digest"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"  # planned, not yet due
@@ -334,12 +390,19 @@ class Reminder(models.Model):
         SKIPPED = "skipped", "Skipped"  # re-checked at send time: not needed (see reason)
         FAILED = "failed", "Failed"  # the mail server refused it for good
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="reminders")
+    # The client it is for or about; empty only for a digest (about several clients).
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+    )
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, null=True, related_name="reminders")
+    # Set for the emails that go to a therapist (alerts, digests), empty for the client's.
+    therapist = models.ForeignKey(
+        Therapist, on_delete=models.CASCADE, null=True, blank=True, related_name="outbox"
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     # "2026-11-25/morning" for a routine slot, "booking/2026-11-18" for a nudge counted
     # from the session of 18 Nov. Unique with client and kind: planning twice adds nothing.
-    slot_key = models.CharField(max_length=40)
+    slot_key = models.CharField(max_length=80)
     slot_day = models.DateField()
     due_at = models.DateTimeField()
     status = models.CharField(
@@ -360,7 +423,12 @@ class Reminder(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["client", "kind", "slot_key"], name="one_reminder_per_slot"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["therapist", "kind", "slot_key"],
+                condition=models.Q(client=None),
+                name="one_digest_per_slot",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "due_at"]),
@@ -368,7 +436,8 @@ class Reminder(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.slot_key} for client {self.client_id}"
+        who = f"client {self.client_id}" if self.client_id else f"therapist {self.therapist_id}"
+        return f"{self.get_kind_display()} {self.slot_key} for {who}"
 
 
 class Heartbeat(models.Model):

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from aftercare.phases import Phase
-
-RECOVERED = 1  # worst pain 0-1 counts as recovered (Williams 2014)
-MEANINGFUL = 2  # a 2-point change is meaningful on the NPRS (Childs 2005; Farrar 2001)
+from aftercare.taper import MEANINGFUL_POINTS as MEANINGFUL
+from aftercare.taper import RECOVERED_PAIN as RECOVERED
 
 
 @dataclass(frozen=True)

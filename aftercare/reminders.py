@@ -24,14 +24,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Prefetch
 from django.utils import timezone
 
-from aftercare import schedule, selectors
+from aftercare import emails, schedule, selectors
 from aftercare.models import Completion, Heartbeat, Plan, PlanStep, Reminder
 from aftercare.phases import Frequency, Phase
-from clients.models import Client
+from clients.models import Client, known_zone
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,6 @@ SEND_BATCH = 50  # rows per worker task
 CADENCE_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 30}
 FOLLOW_UP_AFTER = timedelta(days=7)
 MAX_ROUTINE_PER_DAY = 2  # TAPER.md: never more than 2 routine emails a day
-
-
-class TransientSendError(Exception):
-    """The mail server said "try again later" (4xx) or the connection dropped."""
 
 
 # --- 1. planning ---------------------------------------------------------------------------
@@ -113,9 +109,11 @@ def _routine_row_chunks(now: datetime) -> Iterator[list[Row]]:
                     (Frequency(values[by_phase]), values[3]) for values in steps.get(plan_id, ())
                 )
                 days = tuple(client_values[4])
+                hash(days)  # a JSON list of lists would only fail as a group key
+                client_values[0] = _zone_name(client_values[0], client_id)
             except (ValueError, KeyError, TypeError) as error:
                 # One bad row must not stop the tick (and every other client's reminders).
-                log.warning("Plan %s: cannot plan reminders: %s", plan_id, error)
+                log.warning("Client %s (plan %s): cannot plan reminders: %s", client_id, plan_id, error)
                 continue
             key = (phase, *client_values[:4], days, *client_values[5:], kinds)
             groups[key].append((client_id, plan_id))
@@ -127,6 +125,17 @@ def _routine_row_chunks(now: datetime) -> Iterator[list[Row]]:
                     for client_id, plan_id in members
                 )
         yield rows
+
+
+def _zone_name(name: object, client_id: int) -> str:
+    """A stored zone that is not a real zone falls back as Client.zone does (the
+    practice's, then UTC): one query, only for such a row."""
+    if known_zone(name) is not None:
+        return str(name)
+    client = Client.objects.select_related("practice").filter(id=client_id).first()
+    if client is None:
+        raise ValueError(f"client {client_id} is gone")
+    return client.zone_name
 
 
 def _routine_steps_by_plan(plan_ids: list[int]) -> dict[int, list[tuple]]:
@@ -157,7 +166,7 @@ def _group_slots(key: tuple, now: datetime, client_id: int) -> list[tuple[str, d
         )
         today = now.astimezone(ZoneInfo(zone)).date()
         slots = schedule.slots_between(steps, prefs, zone, today, 2, Phase(phase))
-    except (ValueError, KeyError) as error:  # data the schedule rejects: never crash a tick
+    except (ValueError, KeyError, TypeError) as error:  # data the schedule rejects: never crash a tick
         log.warning("Client %s (and alike): cannot plan reminders: %s", client_id, error)
         return []
     return [
@@ -233,8 +242,8 @@ def routine_slots(plan: Plan, first_day: date, days: int) -> list[schedule.Slot]
     client = plan.client
     return schedule.slots_between(
         selectors.plan_steps_due(plan),
-        selectors.client_preferences(client),
-        client.time_zone,
+        selectors.client_preferences(client, strict=True),
+        client.zone_name,
         first_day,
         days,
         Phase(plan.phase),
@@ -252,14 +261,20 @@ def booking_due(client: Client, last_session: date) -> list[tuple[str, str, date
 
 
 def _morning(client: Client, day: date) -> datetime:
-    return schedule.local_to_utc(day, client.morning_time, client.time_zone)
+    return schedule.local_to_utc(day, client.morning_time, client.zone_name)
 
 
 def _booking_rows(client: Client, now: datetime) -> list[Row]:
+    try:
+        due = booking_due(client, client.last_session)
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as error:
+        # One bad row must not stop the tick (and every other client's nudges).
+        log.warning("Client %s: cannot plan booking nudges: %r", client.id, error)
+        return []
     # A nudge whose day is long past (an old session, a new install) is never sent late.
     return [
         (client.id, None, str(kind), key, day, due_at)
-        for kind, key, day, due_at in booking_due(client, client.last_session)
+        for kind, key, day, due_at in due
         if due_at >= now - timedelta(days=1)
     ]
 
@@ -271,6 +286,44 @@ def reminders_forget_pending(*, client: Client, kinds: tuple[str, ...] = (Kind.R
         client=client, kind__in=kinds, status=Status.PENDING
     ).delete()
     return deleted
+
+
+def outbox_add(rows: list[Reminder], *, now: datetime | None = None) -> list[int]:
+    """Emails that go now (a plan link, an alert, a digest): written as queued rows and
+    handed to a worker after commit. The request that adds them never talks to the mail
+    server; if the broker is down, the rows go back to pending and the next tick claims
+    them. A row whose (recipient, kind, slot_key) exists already adds nothing."""
+    now = now or timezone.now()
+    ids = []
+    for row in rows:
+        row.status, row.queued_at, row.due_at = Status.QUEUED, now, row.due_at or now
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        except IntegrityError:
+            continue  # the same email is already in the outbox
+        ids.append(row.id)
+    if ids:
+        transaction.on_commit(lambda: hand_out(ids))
+    return ids
+
+
+def hand_out(ids: list[int]) -> bool:
+    """Give queued ids to the workers (by task name: this module does not import tasks).
+    False, with the rows pending again, when the broker refuses them."""
+    from celery import current_app
+
+    try:
+        for batch in batches(ids):
+            current_app.send_task(SEND_TASK, args=[batch])
+    except Exception:
+        log.exception("Could not hand out %s emails; they go back to pending", len(ids))
+        reminders_unclaim(ids)
+        return False
+    return True
+
+
+SEND_TASK = "aftercare.send_reminders"
 
 
 # --- 2. claiming ---------------------------------------------------------------------------
@@ -367,10 +420,18 @@ def reminders_sweep(*, now: datetime | None = None, limit: int = CLAIM_LIMIT) ->
 # --- 4. sending ----------------------------------------------------------------------------
 
 
+MAX_ATTEMPTS = 8  # about 2 hours of retries (30 s, 1, 2, 4, 8, 16, 32, 60 min)
+RETRY_CAP = timedelta(hours=1)
+
+
 def reminder_send(reminder_id: int, *, now: datetime | None = None, mail=None) -> str:
     """Send one queued row. Safe to run twice: only the first run finds it queued.
     `mail`: an email connection shared by a batch (one SMTP conversation for many
-    reminders); without one, the send opens and closes its own."""
+    emails); without one, the send opens and closes its own.
+
+    A "try again later" from the mail server puts the row back to pending with a later
+    due time: the tick claims it again. No broker countdown outlives its visibility
+    timeout, so a retry can never be delivered twice by the broker."""
     now = now or timezone.now()
     claimed = Reminder.objects.filter(id=reminder_id, status=Status.QUEUED).update(
         status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1
@@ -379,42 +440,80 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None, mail=None) -
         return "not queued"
     steps = PlanStep.objects.order_by("order", "id")
     reminder = (
-        Reminder.objects.select_related("client__practice", "client__user", "plan")
+        Reminder.objects.select_related(
+            "client__practice", "client__user", "plan", "therapist__user", "therapist__practice"
+        )
         .prefetch_related(Prefetch("plan__steps", queryset=steps))
         .get(id=reminder_id)
     )
-    if reminder.plan is not None:
+    if reminder.plan is not None and reminder.client is not None:
         reminder.plan.client = reminder.client  # the re-checks and the email share one load
-    reason = why_skip(reminder, now)
+    try:
+        reason = why_skip(reminder, now)
+    except (ValueError, KeyError, TypeError) as error:
+        return _fail_bad_data(reminder, error)
     if reason:
         _finish(reminder, Status.SKIPPED, reason)
         return "skipped"
-    from aftercare import emails  # emails imports this module's helpers
-
     # The connection is closed only after the row is marked sent, so the window in
     # which a crash can cause a duplicate (the server said 250, the row is not yet
     # "sent") excludes the QUIT round trip (docs/reminders.md).
     own_connection = mail is None
     mail = mail or get_connection()
     try:
-        message = emails.reminder_message(reminder, now=now)
+        slot = slot_of(reminder) if reminder.kind == Kind.ROUTINE else None
+        message = emails.outbox_message(reminder, now=now, slot=slot)
+    except Exception as error:
+        # Our data, not the mail server: say so, and go on with the rest of the batch.
+        log.exception("Email %s could not be written", reminder.id)
+        return _fail_bad_data(reminder, error)
+    try:
         message.connection = mail
         mail.open()
         message.send()
     except Exception as error:
         close_quietly(mail)  # a failed conversation: the next send starts a fresh one
         if is_transient(error):
-            Reminder.objects.filter(id=reminder.id, status=Status.SENDING).update(
-                status=Status.QUEUED, queued_at=now, reason=f"Will retry: {_describe(error)}"
-            )
-            raise TransientSendError(_describe(error)) from error
+            return _retry_later(reminder, now, error)
         _finish(reminder, Status.FAILED, f"The mail server refused it: {_describe(error)}")
-        log.warning("Reminder %s failed for good: %s", reminder.id, error)
+        log.warning("Email %s failed for good: %s", reminder.id, error)
         return "failed"
     _finish(reminder, Status.SENT, "", sent_at=timezone.now())
     if own_connection:
         close_quietly(mail)
     return "sent"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """30 s after the first failure, doubling, at most an hour (a few seconds in tests)."""
+    base = timedelta(seconds=settings.REMINDER_RETRY_BASE_SECONDS)
+    return min(base * 2 ** max(attempts - 1, 0), RETRY_CAP)
+
+
+def _retry_later(reminder: Reminder, now: datetime, error: Exception) -> str:
+    if reminder.attempts >= MAX_ATTEMPTS:
+        _finish(reminder, Status.FAILED, f"Gave up after {reminder.attempts} tries: {_describe(error)}")
+        log.warning("Email %s: gave up after %s tries: %s", reminder.id, reminder.attempts, error)
+        return "failed"
+    Reminder.objects.filter(id=reminder.id, status=Status.SENDING).update(
+        status=Status.PENDING,
+        queued_at=None,
+        due_at=now + retry_delay(reminder.attempts),
+        reason=f"Will retry: {_describe(error)}"[:300],
+    )
+    return "retry"
+
+
+def _fail_bad_data(reminder: Reminder, error: Exception) -> str:
+    """A row that the client's stored data keeps from being checked or written: failed,
+    with the data problem in the therapist's words (never "the mail server refused it")."""
+    from aftercare import data_problems
+
+    problems = data_problems.client_problems(reminder.client, reminder.plan)
+    detail = "; ".join(problems) if problems else _describe(error)
+    log.warning("Client %s: reminder %s not sent, bad data: %s", reminder.client_id, reminder.id, detail)
+    _finish(reminder, Status.FAILED, f"Not sent: a problem with the client's data: {detail}")
+    return "failed"
 
 
 def close_quietly(connection) -> None:
@@ -430,13 +529,6 @@ def reminders_give_up_sending(reminder_id: int, error: Exception) -> int:
     "sending" (nor sent again later as if a worker had died)."""
     return Reminder.objects.filter(id=reminder_id, status=Status.SENDING).update(
         status=Status.FAILED, reason=f"Could not be sent: {_describe(error)}"[:300]
-    )
-
-
-def reminders_give_up(ids: list[int], error: str) -> int:
-    """After the last retry: rows still waiting are marked failed, visibly."""
-    return Reminder.objects.filter(id__in=ids, status=Status.QUEUED).update(
-        status=Status.FAILED, reason=f"Gave up after several tries: {error}"[:300]
     )
 
 
@@ -478,10 +570,16 @@ def _describe(error: Exception) -> str:
 
 def why_skip(reminder: Reminder, now: datetime) -> str:
     """Re-check a row just before sending; the reason it is not needed, or ""."""
+    if reminder.kind == Kind.ALERT:
+        return ""  # the therapist hears of it even if the plan moved on meanwhile
+    if reminder.kind == Kind.DIGEST:
+        return _why_skip_digest(reminder)
     client = reminder.client
-    local_now = now.astimezone(ZoneInfo(client.time_zone))
     if not client.active:
         return "The client is no longer active."
+    if reminder.kind == Kind.LINK:
+        return ""  # asked for just now: pauses and unsubscribes don't stop a link
+    local_now = now.astimezone(client.zone)
     if client.is_paused(local_now.date()):
         return f"Reminders paused until {client.paused_until:%d %b}."
     if reminder.kind == Kind.ROUTINE:
@@ -497,18 +595,32 @@ def _why_skip_routine(reminder: Reminder, client: Client, now: datetime, local_n
         return "The plan is on hold: only the therapist can resume it."
     if not client.routine_emails:
         return "The client unsubscribed from routine reminders."
-    if now - reminder.due_at > LATE_LIMIT:
+    # Lateness counts from the slot, not the row's due time (a retry moves that on).
+    if now - reminder.due_at > LATE_LIMIT and reminder.attempts <= 1:
         return "Too late: the slot had passed when a worker got to it."
-    prefs = selectors.client_preferences(client)
+    prefs = selectors.client_preferences(client, strict=True)
     if schedule.in_quiet_hours(local_now.time(), prefs):
         return "Quiet hours."
     slot = _current_slot(reminder, plan)
     if slot is None:
         return "The schedule changed (phase or preferences): no routine in this slot now."
+    if now - slot.utc > LATE_LIMIT:
+        return "Too late: the slot had passed when a worker got to it."
     if _slot_done(plan, slot):
         return "Already done: every step of this slot was ticked."
     if _routine_sent_on(client, reminder.slot_day) >= MAX_ROUTINE_PER_DAY:
         return "Two routine emails were already sent that day."
+    return ""
+
+
+def _why_skip_digest(reminder: Reminder) -> str:
+    therapist = reminder.therapist
+    if therapist is None:
+        return "The therapist no longer exists."
+    if not therapist.digest_emails:
+        return "The therapist turned the morning digest off."
+    if not selectors.digest_plans(therapist).exists():
+        return "Nobody at soon or watch any more."
     return ""
 
 
@@ -568,7 +680,7 @@ def reminders_preview(
 ) -> list[Upcoming]:
     """What the client will be sent in the next `days` days, in their local time."""
     now = now or timezone.now()
-    zone = ZoneInfo(client.time_zone)
+    zone = client.zone
     today = now.astimezone(zone).date()
     upcoming: list[Upcoming] = []
     plan = selectors.client_active_plan(client)

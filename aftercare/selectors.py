@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from aftercare import progress, schedule, taper
+from aftercare.attention import Level
 from aftercare.models import Alert, Completion, Plan, PlanStep, SymptomLog
 from aftercare.phases import Phase
-from clients.models import Client, Practice
+from clients.models import Client, Practice, Therapist
 
 
 def client_active_plan(client: Client) -> Plan | None:
@@ -30,15 +33,62 @@ def client_active_plan(client: Client) -> Plan | None:
     return plan
 
 
-def client_preferences(client: Client) -> schedule.Preferences:
-    return schedule.Preferences(
-        morning=client.morning_time,
-        evening=client.evening_time,
-        reset_weekday=client.reset_weekday,
-        three_x_days=tuple(client.three_x_days),
-        quiet_start=client.quiet_start,
-        quiet_end=client.quiet_end,
+def plan_state(plan: Plan) -> taper.PlanState:
+    # The taper compares phase_since's date with the client's local log dates, so it
+    # needs the client's wall clock, not UTC (a flare begun at 8 pm in New York is that
+    # day's flare).
+    zone = plan.client.zone
+    return taper.PlanState(
+        phase=Phase(plan.phase),
+        phase_since=plan.phase_since.astimezone(zone),
+        started=plan.started_at.astimezone(zone),
+        pinned=plan.phase_pinned,
+        maintenance_days=plan.maintenance_days,
     )
+
+
+def log_entry(log: SymptomLog) -> taper.LogEntry:
+    return taper.LogEntry(
+        at=log.at,
+        day=log.day,
+        pain_now=log.pain_now or 0,
+        worst_pain=log.worst_pain or 0,
+        compared=taper.Compared(log.compared or taper.Compared.SAME),
+        safety=taper.Safety(log.safety),
+        flare_tap=log.flare_tap,
+        gone_tap=log.gone_tap,
+        worse_step_keys=tuple(log.worse_steps),
+        worse_by=log.worse_by,
+        legs=taper.Legs(log.legs or taper.Legs.NONE),
+        woken=log.sleep == SymptomLog.Sleep.WOKEN,
+    )
+
+
+log = logging.getLogger(__name__)
+
+
+def client_preferences(client: Client, *, strict: bool = False) -> schedule.Preferences:
+    """The client's routine times and days as the schedule takes them.
+
+    Stored values the schedule refuses (written by SQL or an import: evening before
+    morning, a weekday 9, three_x_days that is not three weekdays) raise ValueError when
+    `strict` (the reminder planner and sender: no email at a guessed time); otherwise
+    the defaults stand in, with a warning in the log, so the client's pages still show
+    the routine. The therapist's page lists the problem (aftercare.data_problems)."""
+    try:
+        return schedule.Preferences(
+            morning=client.morning_time,
+            evening=client.evening_time,
+            reset_weekday=client.reset_weekday,
+            three_x_days=tuple(client.three_x_days),
+            quiet_start=client.quiet_start,
+            quiet_end=client.quiet_end,
+        )
+    except (ValueError, TypeError) as error:  # TypeError: e.g. three_x_days = "mon"
+        if strict:
+            raise ValueError(f"The reminder settings are not usable: {error}") from error
+        log.warning("Client %s: reminder settings not usable (%s); using defaults", client.pk, error)
+        return schedule.Preferences()
 
 
 def plan_steps_due(plan: Plan) -> list[schedule.StepDue]:
@@ -88,7 +138,7 @@ def plan_day(plan: Plan, client: Client, day: date) -> TodayView:
     due = plan_steps_due(plan)
     prefs = client_preferences(client)
     phase = Phase(plan.phase)
-    slots = schedule.slots_for_day(due, prefs, client.time_zone, day, phase)
+    slots = schedule.slots_for_day(due, prefs, client.zone_name, day, phase)
     done: dict[str, set[int]] = {}
     for step_id, slot_name in Completion.objects.filter(step__plan=plan, day=day).values_list(
         "step_id", "slot"
@@ -105,21 +155,19 @@ def plan_day(plan: Plan, client: Client, day: date) -> TodayView:
     next_slot = None
     if not slots and phase != Phase.HOLD:
         upcoming = schedule.slots_between(
-            due, prefs, client.time_zone, day + schedule.ONE_DAY, 14, phase
+            due, prefs, client.zone_name, day + schedule.ONE_DAY, 14, phase
         )
         next_slot = upcoming[0] if upcoming else None
     return TodayView(plan=plan, day=day, slots=views, next_slot=next_slot)
 
 
-NO_LOG_AFTER = timedelta(days=2)  # TAPER.md: 2 days without a log in Flare or Subsiding
-
-
 @dataclass
 class DashboardRow:
     client: Client
+    plan_id: int | None
     phase: str | None
     pinned: bool
-    attention: int  # 0 = fine; higher = look first (Alert.SEVERITY)
+    level: Level
     reason: str
     last_worst: int | None
     last_at: datetime | None
@@ -129,69 +177,62 @@ class DashboardRow:
     def phase_label(self) -> str:
         return Phase(self.phase).label if self.phase else ""
 
+    @property
+    def attention(self) -> int:
+        return int(self.level)
 
-def practice_clients(practice: Practice, query: str = "") -> QuerySet[Client]:
-    """The practice's clients with what the dashboard shows, in one query."""
+
+def practice_clients(practice: Practice, query: str = "", needs_me: bool = False):
+    """The practice's clients with what the dashboard shows, in the dashboard's order:
+    active first, then attention level, then the newest trigger, then name (never name
+    ahead of need). One query; the caller slices a page, so only a page is loaded."""
     plan = Plan.objects.filter(client=OuterRef("pk"), ended_at=None)
-    alert = Alert.objects.filter(
-        plan__client=OuterRef("pk"), plan__ended_at=None, resolved_at=None
-    ).order_by("-severity", "-created_at")
     logs = SymptomLog.objects.filter(
         plan__client=OuterRef("pk"), worst_pain__isnull=False
     ).order_by("-at")
     clients = Client.objects.filter(practice=practice).annotate(
+        plan_id=Subquery(plan.values("id")[:1]),
         plan_phase=Subquery(plan.values("phase")[:1]),
-        plan_since=Subquery(plan.values("phase_since")[:1]),
         plan_pinned=Subquery(plan.values("phase_pinned")[:1]),
-        alert_severity=Subquery(alert.values("severity")[:1]),
-        alert_message=Subquery(alert.values("message")[:1]),
+        level=Coalesce(Subquery(plan.values("attention_level")[:1]), Value(0)),
+        level_at=Subquery(plan.values("attention_at")[:1]),
+        level_reason=Subquery(plan.values("attention_reason")[:1]),
         last_worst=Subquery(logs.values("worst_pain")[:1]),
         last_at=Subquery(logs.values("at")[:1]),
         before_worst=Subquery(logs.values("worst_pain")[1:2]),
     )
     if query:
         clients = clients.filter(Q(name__icontains=query) | Q(email__icontains=query))
-    return clients.order_by("-active", "name")
+    if needs_me:
+        clients = clients.filter(active=True, level__gt=Level.CALM)
+    return clients.order_by(
+        "-active", "-level", F("level_at").desc(nulls_last=True), Lower("name"), "id"
+    )
 
 
-def dashboard_rows(
-    practice: Practice, query: str = "", now: datetime | None = None
-) -> list[DashboardRow]:
-    """Clients ordered by need of attention: open alerts first (safety at the top), then
-    no check-in for 2 days in Flare or Subsiding, then everyone else by name."""
-    now = now or timezone.now()
-    rows = [_dashboard_row(client, now) for client in practice_clients(practice, query)]
-    rows.sort(key=lambda row: (not row.client.active, -row.attention, row.client.name.lower()))
-    return rows
+def needs_me_count(practice: Practice) -> int:
+    """Active clients whose plan is above calm."""
+    return Plan.objects.filter(
+        client__practice=practice,
+        client__active=True,
+        ended_at=None,
+        attention_level__gt=Level.CALM,
+    ).count()
 
 
-def _dashboard_row(client: Client, now: datetime) -> DashboardRow:
-    attention, reason = client.alert_severity or 0, client.alert_message or ""
-    if client.plan_phase in (Phase.FLARE, Phase.SUBSIDING):
-        since = max(filter(None, [client.last_at, client.plan_since]))
-        if now - since >= NO_LOG_AFTER and attention < Alert.SEVERITY["no_log"]:
-            attention = Alert.SEVERITY["no_log"]
-            reason = f"No check-in for {(now - since).days} days"
-    # A flare past 7 days is a referral whether or not the client still checks in: the
-    # alert is raised by a log, so a client who went quiet mid-flare would never get one.
-    if client.plan_phase == Phase.FLARE and client.plan_since:
-        flare_days = (now - client.plan_since).days
-        if (
-            now - client.plan_since > taper.FLARE_REFER_AFTER
-            and attention < Alert.SEVERITY["flare_over_7_days"]
-        ):
-            attention = Alert.SEVERITY["flare_over_7_days"]
-            reason = f"Flare for {flare_days} days: consider referring"
+def dashboard_row(client: Client) -> DashboardRow:
     trend = ""
     if client.last_worst is not None and client.before_worst is not None:
         change = client.last_worst - client.before_worst
         trend = "up" if change > 0 else "down" if change < 0 else "same"
+    level = Level(client.level) if client.level in Level._value2member_map_ else Level.CALM
     return DashboardRow(
         client=client,
+        plan_id=client.plan_id,
         phase=client.plan_phase,
         pinned=bool(client.plan_pinned),
-        attention=attention,
-        reason=reason,
+        level=level,
+        reason=client.level_reason or "",
         last_worst=client.last_worst,
         last_at=client.last_at,
         trend=trend,
@@ -227,3 +268,20 @@ def plan_logs(plan: Plan, limit: int = 30) -> list[SymptomLog]:
 
 def plan_open_alerts(plan: Plan) -> list[Alert]:
     return list(plan.alerts.filter(resolved_at=None).select_related("step"))
+
+
+def digest_plans(therapist: Therapist) -> QuerySet[Plan]:
+    """Active plans of the therapist's clients at soon or watch, the most pressing first."""
+    mine = Q(client__primary_therapist=therapist) | Q(client__primary_therapist=None)
+    return (
+        Plan.objects.filter(
+            mine,
+            ended_at=None,
+            client__practice_id=therapist.practice_id,
+            client__active=True,
+            attention_level__gte=Level.WATCH,
+            attention_level__lte=Level.SOON,
+        )
+        .select_related("client")
+        .order_by("-attention_level", "-attention_at", "client_id")
+    )

@@ -5,13 +5,15 @@ Keyword-only, type-hinted; every multi-step write in one transaction.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from aftercare import emails, reminders
+from aftercare import reminders, triage
+from aftercare.attention import Trigger
 from aftercare.models import (
     Completion,
     Exercise,
@@ -71,6 +73,7 @@ def plan_assign(
             _plan_step(plan, step, tweaks.get(step.id, StepTweak())) for step in steps
         )
         reminders.reminders_forget_pending(client=client)
+        triage.attention_refresh(plan=plan, now=now)  # starts the clocks (no check-in yet)
         PhaseChange.objects.create(
             plan=plan,
             to_phase=phase,
@@ -135,7 +138,7 @@ def phase_set(
             plan.phase_since = timezone.now()
             plan.save(update_fields=["phase", "phase_since", "phase_pinned"])
             reminders.reminders_forget_pending(client=plan.client)
-            return PhaseChange.objects.create(
+            change = PhaseChange.objects.create(
                 plan=plan,
                 from_phase=previous,
                 to_phase=phase,
@@ -144,8 +147,28 @@ def phase_set(
                 cause=cause,
                 by=by,
             )
+            triage.attention_refresh(plan=plan)  # leaving a hold ends its urgency
+            return change
         plan.save(update_fields=["phase_pinned"])
     return None
+
+
+def plan_resume(*, plan: Plan, phase: Phase, by: User) -> None:
+    """One action from a safety alert: the therapist has been in touch, the routine goes
+    on in `phase`, the safety alerts are handled and the row counts as seen."""
+    with transaction.atomic():
+        phase_set(
+            plan=plan,
+            phase=phase,
+            pinned=False,
+            by=by,
+            reason=f"Resumed in {phase.label} by the therapist after a warning sign.",
+        )
+        now = timezone.now()
+        plan.alerts.filter(
+            resolved_at=None, kind__in=[Trigger.SAFETY_EMERGENCY, Trigger.SAFETY_DOCTOR]
+        ).update(resolved_at=now, resolved_by=by)
+        triage.attention_seen(plan=plan, by=by, now=now)
 
 
 def _phase_set_audit(plan: Plan, phase: Phase, pinned: bool, by: User) -> None:
@@ -245,7 +268,9 @@ CLIENT_SETTINGS_FIELDS = (
 
 def client_settings_save(*, client: Client, pause_days: int | None, resume: bool) -> None:
     """Save the client's reminder settings; pending reminders are planned afresh so the
-    change applies to the very next one."""
+    change applies to the very next one. Raises ValidationError for values the model or
+    the schedule refuses (the form says the same in words; this guards other callers)."""
+    _settings_validate(client)
     today = client.local_today()
     if resume:
         client.paused_until = None
@@ -271,6 +296,22 @@ PLAN_STEP_EDITABLE_FIELDS = (
     "video_url",
     "paused_at",
 )
+
+
+def _settings_validate(client: Client) -> None:
+    from django.core.exceptions import ValidationError
+
+    from aftercare import selectors
+
+    client.full_clean(
+        exclude=["practice", "user", "primary_therapist", "name", "email", "phone", "notes"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    try:
+        selectors.client_preferences(client, strict=True)
+    except ValueError as error:
+        raise ValidationError(str(error.__cause__ or error)) from error
 
 
 def plan_steps_update(*, plan: Plan, steps: list[PlanStep], by: User | None) -> list[str]:
@@ -308,6 +349,21 @@ def plan_steps_update(*, plan: Plan, steps: list[PlanStep], by: User | None) -> 
 
 
 def client_link_send(*, client: Client, by: User | None, first: bool = False) -> None:
-    """Email the client their link and note it in the client's History."""
-    emails.plan_link_send(client=client, first=first)
-    audit_event_record(client=client, by=by, action=AuditEvent.Action.LINK_SENT)
+    """Put the email with the client's link in the outbox and note it in the History.
+    The request never waits for the mail server: a worker sends it after commit."""
+    with transaction.atomic():
+        link_email_add(client=client, first=first)
+        audit_event_record(client=client, by=by, action=AuditEvent.Action.LINK_SENT)
+
+
+def link_email_add(*, client: Client, first: bool = False) -> list[int]:
+    now = timezone.now()
+    row = Reminder(
+        client=client,
+        kind=Reminder.Kind.LINK,
+        # "first" picks the welcome wording; the rest makes every request its own email.
+        slot_key=f"link/{'first' if first else 'again'}/{uuid.uuid4().hex[:16]}",
+        slot_day=now.date(),
+        due_at=now,
+    )
+    return reminders.outbox_add([row], now=now)

@@ -46,6 +46,12 @@ class Compared(StrEnum):
     MUCH_WORSE = "much_worse"
 
 
+class Legs(StrEnum):
+    NONE = "none"
+    ONE = "one"
+    BOTH = "both"
+
+
 _WORSE = frozenset({Compared.WORSE, Compared.MUCH_WORSE})
 
 
@@ -61,6 +67,8 @@ class LogEntry:
     gone_tap: bool = False  # "My symptoms are gone"
     worse_step_keys: tuple[int, ...] = ()
     worse_by: int = 0  # how many points the step(s) raised pain
+    legs: Legs = Legs.NONE  # pain, numbness or tingling in the legs
+    woken: bool = False  # woken by pain
 
     def __post_init__(self) -> None:
         if not (0 <= self.pain_now <= 10 and 0 <= self.worst_pain <= 10):

@@ -6,15 +6,13 @@ import logging
 import time
 
 from celery import shared_task
-from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
 
-from aftercare import reminders
+from aftercare import reminders, triage
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES = 6
 TICK_BUDGET_SECONDS = 40  # beat ticks every 60 s: leave room before the next one
 
 
@@ -23,6 +21,10 @@ def tick() -> dict[str, int]:
     """Every minute (beat): plan, claim, sweep. Idempotent; two beats at once are safe."""
     started = time.monotonic()
     planned = reminders.reminders_plan_due()
+    # Clocks that ran out (no check-in for 2 days, a long flare) raise attention levels;
+    # the morning digests are planned once a day per therapist.
+    rechecked = _isolated(triage.attention_recheck_due)
+    _isolated(triage.digests_plan)
     claimed = 0
     # A morning peak can bring more due rows than one claim takes: keep claiming (each
     # batch handed out at once) until none are left or the tick's time is nearly up.
@@ -39,7 +41,16 @@ def tick() -> dict[str, int]:
     swept = reminders.reminders_sweep()
     _hand_out(swept)
     reminders.heartbeat()
-    return {"planned": planned, "claimed": claimed, "swept": len(swept)}
+    return {"planned": planned, "claimed": claimed, "swept": len(swept), "rechecked": rechecked}
+
+
+def _isolated(step) -> int:
+    """A failing step of the tick is logged, and the rest of the tick (sending) goes on."""
+    try:
+        return step()
+    except Exception:
+        log.exception("Tick: %s failed", step.__name__)
+        return 0
 
 
 def _hand_out(ids: list[int]) -> list[list[int]]:
@@ -62,24 +73,16 @@ def _publish(batch: list[int], refused: list[list[int]]) -> None:
         reminders.reminders_unclaim(batch)
 
 
-@shared_task(
-    bind=True,
-    name="aftercare.send_reminders",
-    ignore_result=True,
-    acks_late=True,
-    max_retries=MAX_RETRIES,
-)
-def send_reminders(self, ids: list[int]) -> None:
-    retry: list[int] = []
-    last_error = ""
+@shared_task(name=reminders.SEND_TASK, ignore_result=True, acks_late=True)
+def send_reminders(ids: list[int]) -> None:
+    """Send a batch over one SMTP conversation. A row the mail server asks to retry goes
+    back to pending with a later due time (reminders.reminder_send): the tick claims it
+    again, so no retry waits in the broker past its visibility timeout."""
     mail = get_connection()  # one SMTP conversation for the whole batch (opened on first send)
     try:
         for reminder_id in ids:
             try:
                 reminders.reminder_send(reminder_id, mail=mail)
-            except reminders.TransientSendError as error:
-                retry.append(reminder_id)
-                last_error = str(error)
             except Exception as error:
                 # A bug or a vanished row must not hold up the rest of the batch, nor
                 # leave this row "sending" for the sweep to re-send as interrupted.
@@ -87,36 +90,3 @@ def send_reminders(self, ids: list[int]) -> None:
                 reminders.reminders_give_up_sending(reminder_id, error)
     finally:
         reminders.close_quietly(mail)
-    if not retry:
-        return
-    if self.request.retries >= self.max_retries:
-        reminders.reminders_give_up(retry, last_error)
-        return
-    # Back off 30 s, 1 min, 2 min, ... (a few seconds in tests).
-    countdown = settings.REMINDER_RETRY_BASE_SECONDS * 2**self.request.retries
-    raise self.retry(args=[retry], countdown=countdown)
-
-
-@shared_task(
-    bind=True,
-    name="aftercare.send_alert_email",
-    ignore_result=True,
-    acks_late=True,
-    max_retries=10,
-)
-def send_alert_email(self, alert_id: int, only: list[str] | None = None) -> None:
-    """A safety alert's email that failed at once: retried for about 8 hours, to the
-    therapists whose copy failed (`only`), so nobody gets it twice."""
-    from aftercare import emails
-    from aftercare.models import Alert
-
-    alert = Alert.objects.select_related("plan__client").filter(pk=alert_id).first()
-    if alert is None:
-        return  # the client was deleted meanwhile
-    try:
-        emails.alert_send(alert=alert, only=only)
-    except Exception as error:
-        if isinstance(error, emails.AlertNotSent):
-            only = error.addresses
-        countdown = settings.REMINDER_RETRY_BASE_SECONDS * 2**self.request.retries
-        raise self.retry(args=[alert_id, only], countdown=countdown, exc=error) from error

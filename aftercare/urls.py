@@ -25,6 +25,9 @@ urlpatterns = [
         therapist.alert_resolve,
         name="therapist-alert-resolve",
     ),
+    path("t/clients/<uuid:public_id>/seen/", therapist.attention_seen, name="therapist-seen"),
+    path("t/clients/<uuid:public_id>/resume/", therapist.plan_resume, name="therapist-resume"),
+    path("t/settings/", therapist.settings_page, name="therapist-settings"),
     path("t/clients/<uuid:public_id>/link/send/", therapist.link_send, name="therapist-link-send"),
     path(
         "t/clients/<uuid:public_id>/link/revoke/",

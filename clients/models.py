@@ -5,9 +5,11 @@ This app never imports `aftercare`; it links to aftercare pages by URL name only
 
 from __future__ import annotations
 
+import logging
 import uuid
 import zoneinfo
 from datetime import date, time
+from functools import lru_cache
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -15,6 +17,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+
+log = logging.getLogger(__name__)
 
 
 class UserManager(BaseUserManager):
@@ -58,11 +62,32 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 def validate_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in _zone_names():
         raise ValidationError(
             "“%(value)s” is not a time zone we know. Pick one from the list, e.g. Europe/London.",
             params={"value": value},
         )
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    # available_timezones() reads the whole tz database each call: once per process.
+    return frozenset(zoneinfo.available_timezones())
+
+
+FALLBACK_ZONE = "UTC"
+
+
+@lru_cache(maxsize=512)
+def known_zone(name: object) -> zoneinfo.ZoneInfo | None:
+    """The zone a stored name stands for, or None when it is not a real zone (a value
+    written by SQL or an import, or dropped by a newer tz database)."""
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        return None
 
 
 class Practice(models.Model):
@@ -87,11 +112,34 @@ class Practice(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The practice's zone; UTC (with a warning in the log) if the stored one is not
+        a real zone, so a bad value never takes the therapist's pages down."""
+        found = known_zone(self.time_zone)
+        if found is None:
+            log.warning(
+                "Practice %s: time zone %r is not a real zone; using %s",
+                self.pk,
+                self.time_zone,
+                FALLBACK_ZONE,
+            )
+            return zoneinfo.ZoneInfo(FALLBACK_ZONE)
+        return found
+
+    @property
+    def zone_name(self) -> str:
+        return str(self.zone.key)
+
 
 class Therapist(models.Model):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="therapist")
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="therapists")
     display_name = models.CharField(max_length=150)
+    # The 07:30 email listing the clients at soon or watch (Settings turns it off).
+    digest_emails = models.BooleanField(
+        default=True, help_text="A morning email listing the clients who need a look soon."
+    )
 
     def __str__(self) -> str:
         return self.display_name
@@ -182,8 +230,29 @@ class Client(models.Model):
     def is_paused(self, today: date) -> bool:
         return self.paused_until is not None and today <= self.paused_until
 
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The client's zone. Never raises: a stored name that is not a real zone falls
+        back to the practice's zone (then UTC), with a warning in the log; the therapist's
+        page lists the problem (aftercare.data_problems)."""
+        found = known_zone(self.time_zone)
+        if found is None:
+            found = self.practice.zone
+            log.warning(
+                "Client %s: time zone %r is not a real zone; using %s",
+                self.pk,
+                self.time_zone,
+                found.key,
+            )
+        return found
+
+    @property
+    def zone_name(self) -> str:
+        """The name of `zone`, for code that takes an IANA name (the schedule)."""
+        return str(self.zone.key)
+
     def local_today(self) -> date:
-        return timezone.now().astimezone(zoneinfo.ZoneInfo(self.time_zone)).date()
+        return timezone.now().astimezone(self.zone).date()
 
 
 class MassageSession(models.Model):

@@ -67,6 +67,24 @@ def _fast_and_isolated(settings, tmp_path_factory):
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _worker_in_process(request, monkeypatch):
+    """Outbox rows handed out after commit are sent at once, in this process, by the
+    same code a worker runs (reminders.reminder_send), so a request test that runs its
+    on-commit callbacks sees the email in mail.outbox. Tests marked `services` keep the
+    real hand-out: a real worker process sends for them."""
+    if request.node.get_closest_marker("services"):
+        return
+    from aftercare import reminders
+
+    def hand_out(ids: list[int]) -> bool:
+        for reminder_id in ids:
+            reminders.reminder_send(reminder_id)
+        return True
+
+    monkeypatch.setattr(reminders, "hand_out", hand_out)
+
+
 @pytest.fixture
 def practice(db):
     return factories.practice_with_library()

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from aftercare import checkins
+from aftercare import checkins, services, triage
 from aftercare.models import Alert, Plan
 from aftercare.phases import Phase
 from tests import factories
@@ -25,14 +25,21 @@ def text(response) -> str:
 
 
 def rows_of(response) -> list[str]:
-    """The dashboard's table rows, top to bottom, as the HTML of each row."""
-    body = re.search(r"<tbody>(.*?)</tbody>", response.content.decode(), re.S)
-    assert body, "no client table"
-    return [html.unescape(row) for row in re.findall(r"<tr[^>]*>.*?</tr>", body.group(1), re.S)]
+    """The dashboard's client rows, top to bottom, as the HTML of each row."""
+    body = re.search(r'<ul class="dashboard-list">(.*?)</ul>', response.content.decode(), re.S)
+    assert body, "no client list"
+    rows = re.findall(r'<li class="client-row[^"]*">.*?</li>', body.group(1), re.S)
+    return [html.unescape(row) for row in rows]
 
 
 def names_in_order(response) -> list[str]:
-    return [re.search(r'<a href="[^"]+">(.*?)</a>', row).group(1) for row in rows_of(response)]
+    return [
+        re.search(r'<a class="name" href="[^"]+">(.*?)</a>', row).group(1)
+        for row in rows_of(response)
+    ]
+
+
+EVERYONE = {"show": "all"}
 
 
 def row_for(response, name: str) -> str:
@@ -62,6 +69,7 @@ def since(plan: Plan, days: float) -> Plan:
     then = timezone.now() - timedelta(days=days)
     Plan.objects.filter(pk=plan.pk).update(phase_since=then, started_at=then)
     plan.refresh_from_db()
+    triage.attention_refresh(plan=plan)  # as the tick does when a clock runs out
     return plan
 
 
@@ -104,7 +112,7 @@ def test_it_orders_clients_by_need_of_attention_then_by_name(therapist_client, p
     outsider = factories.ClientFactory(practice=other, name="Aaron Elsewhere")
     warning_sign(factories.plan_for(outsider, other_therapist), "chest_pain")
 
-    response = therapist_client.get(reverse("therapist-dashboard"))
+    response = therapist_client.get(reverse("therapist-dashboard"), EVERYONE)
     assert response.status_code == 200
     assert names_in_order(response) == [
         "Zed Emergency",
@@ -118,15 +126,22 @@ def test_it_orders_clients_by_need_of_attention_then_by_name(therapist_client, p
         "Carl Fine",
         "Dan Maintenance",
     ]
-    assert "Urgent" in row_for(response, "Zed Emergency")
-    assert "emergency warning sign" in row_for(response, "Zed Emergency")
-    assert "Urgent" in row_for(response, "Yan Doctor")
-    assert "Still in Flare after 9 days" in row_for(response, "Xia Flare")
-    assert "Urgent" not in row_for(response, "Xia Flare")
-    assert "Check" in row_for(response, "Xia Flare")
-    assert "No check-in for 3 days" in row_for(response, "Uma Quiet")
-    assert "Check" not in row_for(response, "Bea Fine")
+    assert ">Urgent</span>" in row_for(response, "Zed Emergency")
+    assert "Emergency warning sign" in row_for(response, "Zed Emergency")
+    assert ">Today</span>" in row_for(response, "Yan Doctor")
+    assert "Contact-a-doctor warning sign" in row_for(response, "Yan Doctor")
+    xia = row_for(response, "Xia Flare")
+    assert ">Soon</span>" in xia and "Urgent" not in xia
+    assert "Pain 7" in xia and "in Flare since" in xia  # the newest trigger leads
+    assert "worse on 3 check-ins in a row" in row_for(response, "Sam Worse").lower()
+    assert "a step raised pain by 2 (paused)" in row_for(response, "Tom Step").lower()
+    assert ">Watch</span>" in row_for(response, "Uma Quiet")
+    assert "o check-in since" in row_for(response, "Uma Quiet")
+    assert "attention-" not in row_for(response, "Bea Fine")
     assert "Aaron Elsewhere" not in text(response)
+    # "Needs me", the default, lists only those above calm, in the same order.
+    needs = therapist_client.get(reverse("therapist-dashboard"))
+    assert names_in_order(needs) == names_in_order(response)[:6]
 
 
 def test_it_shows_last_pain_phase_and_trend_at_a_glance(therapist_client, person):
@@ -141,7 +156,7 @@ def test_it_shows_last_pain_phase_and_trend_at_a_glance(therapist_client, person
     check_in(same, 4)
     person("Nat New")
 
-    response = therapist_client.get(reverse("therapist-dashboard"))
+    response = therapist_client.get(reverse("therapist-dashboard"), EVERYONE)
     row = row_for(response, "Dee Down")
     assert "<strong>3</strong>" in row
     assert "▼" in row and "▲" not in row
@@ -154,7 +169,7 @@ def test_it_shows_last_pain_phase_and_trend_at_a_glance(therapist_client, person
     row = row_for(response, "Sol Same")
     assert "<strong>4</strong>" in row
     assert "▲" not in row and "▼" not in row
-    assert "no check-in" in row_for(response, "Nat New")
+    assert "No check-in yet" in row_for(response, "Nat New")
 
 
 def test_it_shows_the_last_pain_answered_not_a_safety_yes(therapist_client, person):
@@ -164,17 +179,26 @@ def test_it_shows_the_last_pain_answered_not_a_safety_yes(therapist_client, pers
     row = row_for(therapist_client.get(reverse("therapist-dashboard")), "Ria Red")
     assert "<strong>5</strong>" in row
     assert "On hold" in row
-    assert "Urgent" in row
+    assert ">Today</span>" in row
 
 
-def test_it_drops_a_client_down_once_the_alert_is_handled(therapist_client, person, therapist):
-    warning_sign(person("Zed Emergency"), "chest_pain")
+def test_a_safety_hold_stays_on_top_until_the_therapist_resumes_the_routine(
+    therapist_client, person, therapist
+):
+    """TAPER.md: "Seen" drops a row to calm, but the emergency and doctor levels still
+    need the therapist to resume the routine."""
+    plan = person("Zed Emergency")
+    warning_sign(plan, "chest_pain")
     person("Amy Fine")
-    response = therapist_client.get(reverse("therapist-dashboard"))
-    assert names_in_order(response) == ["Zed Emergency", "Amy Fine"]
+    url = reverse("therapist-dashboard")
+    assert names_in_order(therapist_client.get(url, EVERYONE)) == ["Zed Emergency", "Amy Fine"]
     checkins.alert_resolve(alert=Alert.objects.get(), by=therapist.user)
-    response = therapist_client.get(reverse("therapist-dashboard"))
-    assert names_in_order(response) == ["Amy Fine", "Zed Emergency"]
+    triage.attention_seen(plan=plan, by=therapist.user)
+    assert names_in_order(therapist_client.get(url, EVERYONE)) == ["Zed Emergency", "Amy Fine"]
+    services.plan_resume(plan=plan, phase=Phase.SUBSIDING, by=therapist.user)
+    assert names_in_order(therapist_client.get(url, EVERYONE)) == ["Amy Fine", "Zed Emergency"]
+    plan.refresh_from_db()
+    assert (plan.phase, plan.attention_level) == (Phase.SUBSIDING, 0)
 
 
 def test_it_ranks_a_flare_of_more_than_7_days_without_a_check_in_as_a_long_flare(
@@ -187,7 +211,8 @@ def test_it_ranks_a_flare_of_more_than_7_days_without_a_check_in_as_a_long_flare
     since(person("Wil Quiet"), 3)
     response = therapist_client.get(reverse("therapist-dashboard"))
     assert names_in_order(response) == ["Zoe Longflare", "Wil Quiet"]
-    assert "Flare" in row_for(response, "Zoe Longflare").split("</td>")[1]
+    assert ">Soon</span>" in row_for(response, "Zoe Longflare")
+    assert "in flare since" in row_for(response, "Zoe Longflare").lower()
 
 
 def _many_clients(person, first: int, count: int) -> None:
@@ -205,7 +230,7 @@ def test_its_query_count_does_not_grow_with_the_clients(
 ):
     _many_clients(person, 0, count)
     with django_assert_max_num_queries(10):
-        response = therapist_client.get(reverse("therapist-dashboard"))
+        response = therapist_client.get(reverse("therapist-dashboard"), EVERYONE)
     assert len(rows_of(response)) == count
 
 
@@ -299,20 +324,21 @@ def test_it_pages_a_long_list_with_those_needing_attention_on_page_one(
     check_in(person("Zara Urgent"), 5)
     warning_sign(Plan.objects.get(client__name="Zara Urgent"), "chest_pain")
     url = reverse("therapist-dashboard")
-    first = therapist_client.get(url)
+    assert names_in_order(therapist_client.get(url)) == ["Zara Urgent"]  # "Needs me"
+    first = therapist_client.get(url, EVERYONE)
     assert len(rows_of(first)) == views.DASHBOARD_PAGE_SIZE
     assert names_in_order(first)[0] == "Zara Urgent"
     page = first.content.decode()
-    assert "56 clients, <strong>1 needs attention</strong>" in page
-    assert "Page 1 of 2" in page and 'rel="next" href="?page=2"' in page
-    second = therapist_client.get(url, {"page": "2"})
+    assert "56 clients, <strong>1 needs you</strong>" in page
+    assert "Page 1 of 2" in page and 'rel="next" href="?show=all&amp;page=2"' in page
+    second = therapist_client.get(url, {"show": "all", "page": "2"})
     assert len(rows_of(second)) == 6
-    assert 'rel="prev" href="?page=1"' in second.content.decode()
+    assert 'rel="prev" href="?show=all&amp;page=1"' in second.content.decode()
     # A page number that makes no sense shows a real page, never an error.
     assert therapist_client.get(url, {"page": "999"}).status_code == 200
-    assert therapist_client.get(url, {"page": "abc"}).status_code == 200
+    assert therapist_client.get(url, {"page": "abc", "show": "x"}).status_code == 200
     searched = therapist_client.get(url, {"q": "Calm", "page": "2"})
-    assert 'rel="prev" href="?q=Calm&amp;page=1"' in searched.content.decode()
+    assert 'rel="prev" href="?q=Calm&amp;show=all&amp;page=1"' in searched.content.decode()
 
 
 def test_it_shows_the_therapist_times_in_the_practices_time_zone(

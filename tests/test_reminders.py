@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
-from celery.exceptions import Retry
 from django.core import mail
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -327,19 +326,26 @@ def refuse(monkeypatch, error: Exception) -> None:
     )
 
 
-def test_a_temporary_refusal_goes_back_to_the_queue(flare, client_person, clock, monkeypatch):
+def test_a_temporary_refusal_is_retried_from_the_database(
+    flare, client_person, clock, monkeypatch, settings
+):
+    """Issue 10: the retry is a later due time on the row, claimed again by the tick; no
+    broker countdown can outlive the visibility timeout and deliver it twice."""
+    settings.REMINDER_RETRY_BASE_SECONDS = 30
     reminder = queued(client_person, "2026-11-25/morning")
     clock.move_to(at(25, 8))
     refuse(monkeypatch, smtplib.SMTPResponseException(451, b"Try again later"))
 
-    with pytest.raises(reminders.TransientSendError, match="451 Try again later"):
-        reminders.reminder_send(reminder.id)
+    assert reminders.reminder_send(reminder.id) == "retry"
 
     reminder.refresh_from_db()
-    assert (reminder.status, reminder.attempts) == (Status.QUEUED, 1)
+    assert (reminder.status, reminder.attempts) == (Status.PENDING, 1)
     assert reminder.reason == "Will retry: 451 Try again later"
+    assert reminder.due_at == at(25, 8) + timedelta(seconds=30)
+    assert reminders.reminders_claim(now=at(25, 8)) == []  # not before its time
 
     monkeypatch.undo()
+    assert reminders.reminders_claim(now=at(25, 8) + timedelta(seconds=30)) == [reminder.id]
     assert reminders.reminder_send(reminder.id) == "sent"
     reminder.refresh_from_db()
     assert (reminder.status, reminder.attempts) == (Status.SENT, 2)
@@ -358,10 +364,41 @@ def test_dropped_connections_are_retried(flare, client_person, clock, monkeypatc
     reminder = queued(client_person, "2026-11-25/morning")
     clock.move_to(at(25, 8))
     refuse(monkeypatch, error)
-    with pytest.raises(reminders.TransientSendError):
-        reminders.reminder_send(reminder.id)
+    assert reminders.reminder_send(reminder.id) == "retry"
     reminder.refresh_from_db()
-    assert reminder.status == Status.QUEUED
+    assert reminder.status == Status.PENDING
+
+
+def test_retries_back_off_and_give_up_visibly(flare, client_person, clock, monkeypatch, settings):
+    settings.REMINDER_RETRY_BASE_SECONDS = 30
+    assert [reminders.retry_delay(n).total_seconds() for n in range(1, 9)] == [
+        30, 60, 120, 240, 480, 960, 1920, 3600,
+    ]
+    reminder = queued(client_person, "2026-11-25/morning")
+    Reminder.objects.filter(id=reminder.id).update(attempts=reminders.MAX_ATTEMPTS - 1)
+    clock.move_to(at(25, 8))
+    refuse(monkeypatch, smtplib.SMTPResponseException(421, b"Too busy"))
+    assert reminders.reminder_send(reminder.id) == "failed"
+    reminder.refresh_from_db()
+    assert reminder.status == Status.FAILED
+    assert reminder.reason == f"Gave up after {reminders.MAX_ATTEMPTS} tries: 421 Too busy"
+
+
+def test_a_late_retry_of_a_routine_slot_is_skipped_not_sent(
+    flare, client_person, clock, monkeypatch
+):
+    """Lateness counts from the slot: a retry 4 hours on is no use any more."""
+    reminder = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(25, 8))
+    refuse(monkeypatch, smtplib.SMTPResponseException(451, b"Try again later"))
+    reminders.reminder_send(reminder.id)
+    monkeypatch.undo()
+    Reminder.objects.filter(id=reminder.id).update(
+        status=Status.QUEUED, due_at=at(25, 12), attempts=3
+    )
+    assert reminders.reminder_send(reminder.id, now=at(25, 12)) == "skipped"
+    reminder.refresh_from_db()
+    assert reminder.reason.startswith("Too late")
 
 
 def test_a_permanent_refusal_is_marked_failed(flare, client_person, clock, monkeypatch):
@@ -386,27 +423,9 @@ def test_a_5xx_answer_is_final(flare, client_person, clock, monkeypatch):
     assert reminder.reason == "The mail server refused it: 554 Message rejected"
 
 
-def test_give_up_marks_waiting_rows_failed(flare, client_person, clock):
-    reminder = queued(client_person, "2026-11-25/morning")
-    sent = queued(client_person, "2026-11-25/evening")
-    Reminder.objects.filter(id=sent.id).update(status=Status.SENT)
-
-    assert reminders.reminders_give_up([reminder.id, sent.id], "451 Try again later") == 1
-
-    reminder.refresh_from_db()
-    sent.refresh_from_db()
-    assert reminder.status == Status.FAILED
-    assert reminder.reason == "Gave up after several tries: 451 Try again later"
-    assert sent.status == Status.SENT
-
-
-# --- the Celery task ---------------------------------------------------------------------
-
-
-def test_the_task_retries_transient_failures_with_backoff(
-    flare, client_person, clock, monkeypatch, settings
+def test_the_task_sends_the_rest_of_a_batch_when_one_row_must_wait(
+    flare, client_person, clock, monkeypatch
 ):
-    settings.REMINDER_RETRY_BASE_SECONDS = 30
     good = queued(client_person, "2026-11-25/morning")
     bad = queued(client_person, "2026-11-25/evening")
     clock.move_to(at(25, 8))
@@ -414,44 +433,13 @@ def test_the_task_retries_transient_failures_with_backoff(
 
     def flaky(reminder_id, **kwargs):
         if reminder_id == bad.id:
-            Reminder.objects.filter(id=bad.id).update(status=Status.QUEUED)
-            raise reminders.TransientSendError("451 Try again later")
+            raise RuntimeError("a bug while sending")
         return real_send(reminder_id, **kwargs)
 
     monkeypatch.setattr(reminders, "reminder_send", flaky)
-    retried = []
-
-    def retry(*args, **kwargs):
-        retried.append(kwargs)
-        return Retry("retry", when=kwargs.get("countdown"))
-
-    monkeypatch.setattr(tasks.send_reminders, "retry", retry)
-    tasks.send_reminders.push_request(retries=2)
-    try:
-        with pytest.raises(Retry):
-            tasks.send_reminders.run([good.id, bad.id])
-    finally:
-        tasks.send_reminders.pop_request()
-
-    assert retried == [{"args": [[bad.id]], "countdown": 120}]  # 30 s * 2**2
+    tasks.send_reminders.run([bad.id, good.id])
     good.refresh_from_db()
     assert good.status == Status.SENT
-
-
-def test_the_task_gives_up_after_the_last_retry(flare, client_person, clock, monkeypatch):
-    reminder = queued(client_person, "2026-11-25/morning")
-    clock.move_to(at(25, 8))
-    refuse(monkeypatch, smtplib.SMTPResponseException(421, b"Too busy"))
-
-    tasks.send_reminders.push_request(retries=tasks.MAX_RETRIES)
-    try:
-        tasks.send_reminders.run([reminder.id])  # no Retry raised: it gave up
-    finally:
-        tasks.send_reminders.pop_request()
-
-    reminder.refresh_from_db()
-    assert reminder.status == Status.FAILED
-    assert reminder.reason == "Gave up after several tries: 421 Too busy"
 
 
 def test_the_tick_hands_out_due_rows_after_commit(
@@ -464,46 +452,9 @@ def test_the_tick_hands_out_due_rows_after_commit(
         result = tasks.tick()
 
     morning = Reminder.objects.get(slot_key="2026-11-25/morning")
-    assert result == {"planned": 4, "claimed": 1, "swept": 0}  # 36 hours ahead
+    assert result == {"planned": 4, "claimed": 1, "swept": 0, "rechecked": 0}  # 36 h ahead
     assert handed == [[morning.id]]
     assert morning.status == Status.QUEUED
-
-
-def test_the_task_run_eagerly_retries_until_it_is_delivered(
-    flare, client_person, clock, monkeypatch
-):
-    reminder = queued(client_person, "2026-11-25/morning")
-    clock.move_to(at(25, 8))
-    answers = iter([smtplib.SMTPResponseException(451, b"Greylisted")] * 2)
-    real = "django.core.mail.backends.locmem.EmailBackend.send_messages"
-    from django.core.mail.backends.locmem import EmailBackend
-
-    deliver = EmailBackend.send_messages
-
-    def send_messages(self, messages):
-        error = next(answers, None)
-        if error:
-            raise error
-        return deliver(self, messages)
-
-    monkeypatch.setattr(real, send_messages)
-    tasks.send_reminders.apply(args=[[reminder.id]])  # what CELERY_TASK_ALWAYS_EAGER does
-
-    reminder.refresh_from_db()
-    assert (reminder.status, reminder.attempts) == (Status.SENT, 3)
-    assert len(mail.outbox) == 1
-
-
-def test_the_task_run_eagerly_gives_up_visibly(flare, client_person, clock, monkeypatch):
-    reminder = queued(client_person, "2026-11-25/morning")
-    clock.move_to(at(25, 8))
-    refuse(monkeypatch, smtplib.SMTPServerDisconnected("Connection unexpectedly closed"))
-    tasks.send_reminders.apply(args=[[reminder.id]])
-
-    reminder.refresh_from_db()
-    assert reminder.status == Status.FAILED
-    assert reminder.attempts == tasks.MAX_RETRIES + 1
-    assert reminder.reason.startswith("Gave up after several tries: SMTPServerDisconnected")
 
 
 # --- booking nudges --------------------------------------------------------------------------

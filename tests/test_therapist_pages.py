@@ -582,8 +582,13 @@ def test_it_saves_nothing_when_assigning_the_plan_fails_halfway(
 # --- The client's link: send, revoke -----------------------------------------------------------
 
 
-def test_it_emails_the_client_a_new_link(therapist_client, client_person, plan):
-    response = therapist_client.post(reverse("therapist-link-send", args=[client_person.public_id]))
+def test_it_emails_the_client_a_new_link(
+    therapist_client, client_person, plan, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = therapist_client.post(
+            reverse("therapist-link-send", args=[client_person.public_id])
+        )
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     message = mail.outbox[0]

@@ -155,7 +155,7 @@ def new_link(request: HttpRequest) -> HttpResponse:
             for client in Client.objects.filter(email=email, active=True).select_related(
                 "practice", "user"
             ):
-                emails.plan_link_send(client=client)
+                services.link_email_add(client=client)  # the outbox: no SMTP here
             return render(request, "client/new_link_sent.html", {"email": email})
     return render(request, "client/new_link.html", {"form": form})
 
@@ -185,13 +185,16 @@ def warning_signs(request: HttpRequest) -> HttpResponse:
 
 @client_required
 def checkin(request: HttpRequest) -> HttpResponse:
-    """The symptom check-in (safety questions first)."""
+    """The symptom check-in (safety questions first), then a response in proportion to
+    what it means (TAPER.md, "What the client sees after a check-in")."""
     client: Client = request.client
     plan = selectors.client_active_plan(client)
     if plan is None:
         return render(request, "client/no_plan.html", {"client": client})
     if plan.phase == Phase.HOLD:
         return redirect("client-safety")
+    if request.method == "GET" and "saved" in request.GET:
+        return _checkin_saved(request, client, plan, request.GET["saved"])
     steps = [step for step in plan.steps.all() if step.in_routine and not step.is_heat]
     initial = {
         "submission_key": uuid.uuid4(),
@@ -199,20 +202,81 @@ def checkin(request: HttpRequest) -> HttpResponse:
         "gone_tap": request.GET.get("gone") == "1",
     }
     form = CheckinForm(request.POST or None, steps=steps, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        result = checkins.symptom_log_create(
-            plan=plan,
-            submission_key=form.cleaned_data["submission_key"],
-            answers=form.answers(),
-        )
-        if result.log.safety != "none":
-            return redirect("client-safety")
-        _say_what_changed(request, result)
+    context = {"client": client, "plan": plan, "form": form, "practice": client.practice}
+    if request.method == "POST":
+        if form.is_valid() and form.reask_pending:
+            # "Both legs" or "woken by pain" and the matching sign never asked: one more
+            # question before saving (in place with JS; this step without it).
+            return render(
+                request, "client/checkin_reask.html", {**context, "signs": form.reask_pending}
+            )
+        if not form.is_valid() and form.only_reask_errors():
+            signs = [name.removeprefix("reask_") for name in form.errors]
+            return render(request, "client/checkin_reask.html", {**context, "signs": signs})
+        if form.is_valid():
+            result = checkins.symptom_log_create(
+                plan=plan,
+                submission_key=form.cleaned_data["submission_key"],
+                answers=form.answers(),
+            )
+            if result.log.safety != "none":
+                return redirect("client-safety")
+            level = _attention_level(plan)
+            if level >= ATTENTION_SOON:
+                key = result.log.submission_key
+                return redirect(f"{reverse('client-checkin')}?saved={key}")
+            _say_what_changed(request, result)
+            return redirect("client-today")
+    return render(request, "client/checkin.html", context)
+
+
+# The levels from aftercare.attention (TAPER.md, "Attention"): soon and today get a page.
+ATTENTION_SOON = 20
+ATTENTION_TODAY = 30
+
+
+def _attention_level(plan) -> int:
+    """The plan's attention level as the check-in left it (recomputed by the service)."""
+    fresh = type(plan).objects.filter(pk=plan.pk).first()
+    return int(getattr(fresh, "attention_level", 0) or 0)
+
+
+def _checkin_saved(request: HttpRequest, client: Client, plan, key: str) -> HttpResponse:
+    """After a check-in at soon or today: a hard day, who knows, what to do now. Only for
+    the plan's newest log, and only while the plan is at that level; otherwise Today."""
+    try:
+        key = uuid.UUID(key)
+    except ValueError:
         return redirect("client-today")
+    newest = plan.logs.order_by("-at", "-id").first()
+    if newest is None or newest.submission_key != key or newest.safety != "none":
+        return redirect("client-today")
+    level = _attention_level(plan)
+    if level < ATTENTION_SOON:
+        return redirect("client-today")
+    moved = plan.phase_changes.filter(at=newest.at).order_by("-id").first()
+    phase = Phase(plan.phase)
+    # A step that raised pain by 2 or more is paused by the check-in: say which.
+    paused = [
+        step.name
+        for step in plan.steps.filter(pk__in=newest.worse_steps, paused_at__isnull=False)
+    ]
+    practice = client.practice
     return render(
         request,
-        "client/checkin.html",
-        {"client": client, "plan": plan, "form": form, "practice": client.practice},
+        "client/checkin_saved.html",
+        {
+            "client": client,
+            "plan": plan,
+            "practice": practice,
+            "log": newest,
+            "today_level": level >= ATTENTION_TODAY,
+            "moved_to": phase.label if moved else "",
+            "phase_sentence": PHASE_SENTENCES[phase],
+            "paused": paused,
+            # NHS 111 is the UK's urgent-advice line: named only where 999 is the number.
+            "uk": practice.emergency_number.strip() == "999",
+        },
     )
 
 
@@ -239,7 +303,7 @@ def safety_screen(request: HttpRequest) -> HttpResponse:
     if last is None:  # paused by the therapist, not by a warning sign: Today explains
         return redirect("client-today")
     level = last.safety
-    signs = [safety.SIGN_TEXT[key] for key in last.safety_signs if key in safety.SIGN_TEXT]
+    signs = [safety.SIGN_TEXT[key] for key in last.sign_keys() if key in safety.SIGN_TEXT]
     return render(
         request,
         "client/safety.html",

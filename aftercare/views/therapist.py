@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
@@ -13,7 +15,17 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from aftercare import checkins, emails, privacy, reminders, selectors, services, videos
+from aftercare import (
+    checkins,
+    data_problems,
+    emails,
+    privacy,
+    reminders,
+    selectors,
+    services,
+    triage,
+    videos,
+)
 from aftercare.forms import (
     ClientDeleteForm,
     ClientForm,
@@ -21,14 +33,18 @@ from aftercare.forms import (
     LoginForm,
     PhaseForm,
     PlanStepForm,
+    ResumeForm,
     SessionPlanForm,
     StepTweakForm,
+    TherapistSettingsForm,
 )
 from aftercare.models import Alert, Exercise, PhaseChange, PlanStep, Protocol, Reminder
 from aftercare.phases import Phase
 from aftercare.views.access import client_ip, get_therapist, practice_client, therapist_required
 from clients import services as people
 from clients.models import Client
+
+log = logging.getLogger(__name__)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -71,23 +87,83 @@ RESCHEDULING_FIELDS = {"time_zone", "massage_cadence"}
 
 @therapist_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """Who needs me, in what order and why: "Needs me" (the default) lists the clients
+    above calm, the most pressing first; "Everyone" adds the rest. Sorted and paged in
+    the database, so only one page of rows is loaded."""
     therapist = get_therapist(request)
+    practice = therapist.practice
     query = request.GET.get("q", "").strip()[:100]
-    rows = selectors.dashboard_rows(therapist.practice, query)
-    # Those who need attention come first, so page 1 is the page that matters; a long
-    # list is paged (rendering 500 rows costs more than computing them).
-    page = Paginator(rows, DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    needs_count = selectors.needs_me_count(practice)
+    show = request.GET.get("show")
+    if show not in ("needs", "all"):
+        # Nobody needs you: the whole list is more use than an empty one.
+        show = "needs" if needs_count and not query else "all"
+    clients = selectors.practice_clients(practice, query, needs_me=show == "needs")
+    page = Paginator(clients, DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "therapist/dashboard.html",
         {
-            "rows": page.object_list,
+            "rows": [selectors.dashboard_row(client) for client in page.object_list],
             "page": page,
             "query": query,
-            "practice": therapist.practice,
-            "attention_count": sum(1 for row in rows if row.attention),
+            "show": show,
+            "practice": practice,
+            "attention_count": needs_count,
+            "has_clients": show == "needs" or page.paginator.count > 0 or bool(query),
         },
     )
+
+
+@therapist_required
+@require_POST
+def attention_seen(request: HttpRequest, public_id) -> HttpResponse:
+    """One tap: "I've seen this". The row drops to calm until something new triggers."""
+    client = practice_client(get_therapist(request), public_id)
+    plan = selectors.client_active_plan(client)
+    if plan is not None:
+        level = triage.attention_seen(plan=plan, by=request.user).level
+        if level.emails_now:
+            messages.info(
+                request,
+                f"Seen. {client.first_name} stays at the top until you resume their routine.",
+            )
+        else:
+            messages.success(request, f"Seen: {client.first_name} is off your list until "
+                             "something new comes in.")
+    return redirect(_safe_next(request, "back") or "therapist-dashboard")
+
+
+@therapist_required
+@require_POST
+def plan_resume(request: HttpRequest, public_id) -> HttpResponse:
+    """After a warning sign: the therapist has been in touch; the routine goes on."""
+    client = practice_client(get_therapist(request), public_id)
+    plan = selectors.client_active_plan(client)
+    form = ResumeForm(request.POST)
+    if plan is None or plan.phase != Phase.HOLD:
+        messages.info(request, "The routine is not on hold.")
+    elif not form.is_valid():
+        messages.error(request, "Choose the phase the routine goes on in.")
+    else:
+        phase = Phase(form.cleaned_data["phase"])
+        services.plan_resume(plan=plan, phase=phase, by=request.user)
+        messages.success(
+            request, f"Routine resumed in {phase.label}. {client.first_name}'s reminders restart."
+        )
+    return redirect("therapist-client", public_id=client.public_id)
+
+
+@therapist_required
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """The therapist's own settings: the morning digest."""
+    therapist = get_therapist(request)
+    form = TherapistSettingsForm(request.POST or None, instance=therapist)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Settings saved.")
+        return redirect("therapist-settings")
+    return render(request, "therapist/settings.html", {"form": form, "therapist": therapist})
 
 
 @therapist_required
@@ -144,10 +220,31 @@ def client_detail(request: HttpRequest, public_id) -> HttpResponse:
         "reminder_history": client.reminders.exclude(status=Reminder.Status.PENDING).order_by(
             "-due_at"
         )[:30],
-        "upcoming": reminders.reminders_preview(client, days=14),
+        "upcoming": _upcoming(client),
+        "data_problems": data_problems.client_problems(client, plan),
         "history": client.audit_events.all()[:50],
     }
     return render(request, "therapist/client_detail.html", context)
+
+
+def _upcoming(client: Client) -> list[reminders.Upcoming]:
+    """The next 14 days' reminders; none while stored data the planner can't use (the
+    page's "Problems with this client's data" box says which)."""
+    try:
+        return reminders.reminders_preview(client, days=14)
+    except (ValueError, KeyError, TypeError) as error:
+        log.warning("Client %s: no reminder preview: %r", client.pk, error)
+        return []
+
+
+def _upcoming(client: Client) -> list[reminders.Upcoming]:
+    """The next 14 days' reminders; none while stored data the planner can't use (the
+    page's "Problems with this client's data" box says which)."""
+    try:
+        return reminders.reminders_preview(client, days=14)
+    except (ValueError, KeyError, TypeError) as error:
+        log.warning("Client %s: no reminder preview: %r", client.pk, error)
+        return []
 
 
 @therapist_required
