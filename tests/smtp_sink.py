@@ -119,6 +119,7 @@ class SmtpSink:
         self.host = host
         self.port = 0
         self.delay = delay  # seconds each MAIL FROM waits before its answer
+        self.outage = False  # True: every message is answered 421 (the server is down)
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
         self._attempts: list[Attempt] = []
@@ -216,6 +217,8 @@ class SmtpSink:
 
     def _next_outcome(self) -> object:
         with self._lock:
+            if self.outage:
+                return 421
             return self._script.popleft() if self._script else ACCEPTED
 
     def _record_attempt(self, attempt: Attempt) -> None:
