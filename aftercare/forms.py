@@ -470,7 +470,7 @@ class CheckinForm(forms.Form):
         return bool(self.errors) and set(self.errors) <= names
 
     def needs_a_sign(self) -> bool:
-        """"Yes" with no sign ticked (the page asks kindly, not as an error)."""
+        """Whether "Yes" came with no sign ticked (the page asks kindly, not as an error)."""
         return self.is_bound and SIGNS_PROMPT in self.errors.get("safety_signs", [])
 
     def answers(self) -> dict:

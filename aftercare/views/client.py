@@ -257,10 +257,8 @@ def _checkin_saved(request: HttpRequest, client: Client, plan, key: str) -> Http
     moved = plan.phase_changes.filter(at=newest.at).order_by("-id").first()
     phase = Phase(plan.phase)
     # A step that raised pain by 2 or more is paused by the check-in: say which.
-    paused = [
-        step.name
-        for step in plan.steps.filter(pk__in=newest.worse_steps, paused_at__isnull=False)
-    ]
+    worse = plan.steps.filter(pk__in=newest.worse_steps, paused_at__isnull=False)
+    paused = [step.name for step in worse]
     practice = client.practice
     return render(
         request,
