@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from aftercare import emails, services, videos
+from aftercare import emails, services, triage, videos
 from aftercare.models import Exercise, Plan, PlanStep, Protocol, SymptomLog
 from aftercare.phases import Phase
 from clients import services as people
@@ -139,6 +139,9 @@ class Command(BaseCommand):
         started = timezone.now() - timedelta(days=days_ago)
         Plan.objects.filter(pk=plan.pk).update(started_at=started, phase_since=started)
         self._history(plan, client, DEMO_PAIN[phase])
+        # The history was written behind the services' back: assess it as they would.
+        plan.refresh_from_db()
+        triage.attention_refresh(plan=plan)
 
     def _history(self, plan, client, worst_by_days_ago) -> None:
         """A few past check-ins so the charts have something to show."""
