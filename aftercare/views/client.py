@@ -17,6 +17,7 @@ from sesame.utils import get_user as sesame_get_user
 from sesame.views import LoginView
 
 from aftercare import calendars, checkins, emails, safety, selectors, services
+from aftercare.attention import Level
 from aftercare.forms import CheckinForm, ClientSettingsForm, NewLinkForm
 from aftercare.phases import PHASE_SENTENCES, Phase
 from aftercare.schedule import SlotName
@@ -221,24 +222,12 @@ def checkin(request: HttpRequest) -> HttpResponse:
             )
             if result.log.safety != "none":
                 return redirect("client-safety")
-            level = _attention_level(plan)
-            if level >= ATTENTION_SOON:
+            if result.attention >= Level.SOON:
                 key = result.log.submission_key
                 return redirect(f"{reverse('client-checkin')}?saved={key}")
             _say_what_changed(request, result)
             return redirect("client-today")
     return render(request, "client/checkin.html", context)
-
-
-# The levels from aftercare.attention (TAPER.md, "Attention"): soon and today get a page.
-ATTENTION_SOON = 20
-ATTENTION_TODAY = 30
-
-
-def _attention_level(plan) -> int:
-    """The plan's attention level as the check-in left it (recomputed by the service)."""
-    fresh = type(plan).objects.filter(pk=plan.pk).first()
-    return int(getattr(fresh, "attention_level", 0) or 0)
 
 
 def _checkin_saved(request: HttpRequest, client: Client, plan, key: str) -> HttpResponse:
@@ -251,8 +240,8 @@ def _checkin_saved(request: HttpRequest, client: Client, plan, key: str) -> Http
     newest = plan.logs.order_by("-at", "-id").first()
     if newest is None or newest.submission_key != key or newest.safety != "none":
         return redirect("client-today")
-    level = _attention_level(plan)
-    if level < ATTENTION_SOON:
+    level = plan.attention_level or Level.CALM  # an int: a stray stored value never errors
+    if level < Level.SOON:
         return redirect("client-today")
     moved = plan.phase_changes.filter(at=newest.at).order_by("-id").first()
     phase = Phase(plan.phase)
@@ -268,7 +257,7 @@ def _checkin_saved(request: HttpRequest, client: Client, plan, key: str) -> Http
             "plan": plan,
             "practice": practice,
             "log": newest,
-            "today_level": level >= ATTENTION_TODAY,
+            "today_level": level >= Level.TODAY,
             "moved_to": phase.label if moved else "",
             "phase_sentence": PHASE_SENTENCES[phase],
             "paused": paused,
