@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from aftercare import videos
+from aftercare import taper, videos
 from aftercare.attention import Level, Trigger
 from aftercare.phases import Frequency, Phase
 from aftercare.safety import SIGN_TEXT
@@ -58,6 +58,11 @@ class Exercise(models.Model):
 
 FREQUENCY_CHOICES = [(f.value, f.label) for f in Frequency]
 LEVEL_CHOICES = [(level.value, level.label) for level in Level]
+
+
+def text_choices(name: str, enum: type) -> type[models.TextChoices]:
+    """Django choices built from a pure module's enum: same values, same labels."""
+    return models.TextChoices(name, [(m.name, (m.value, m.label)) for m in enum])
 TRIGGER_CHOICES = [(trigger.value, trigger.label) for trigger in Trigger]
 PHASE_CHOICES = [(p.value, p.label) for p in Phase]
 
@@ -85,7 +90,9 @@ class StepFrequencies(models.Model):
             return Frequency(value)
         except ValueError:
             default = Frequency(self._meta.get_field(str(phase)).default)
-            log.warning("Step %s: %s frequency %r unknown; using %s", self.pk, phase, value, default)
+            log.warning(
+                "Step %s: %s frequency %r unknown; using %s", self.pk, phase, value, default
+            )
             return default
 
 
@@ -279,31 +286,16 @@ class SymptomLog(models.Model):
     A "yes" to a safety question ends the form: such a log has no pain answers.
     """
 
-    class Compared(models.TextChoices):
-        MUCH_BETTER = "much_better", "Much better"
-        BETTER = "better", "Better"
-        SAME = "same", "About the same"
-        WORSE = "worse", "Worse"
-        MUCH_WORSE = "much_worse", "Much worse"
-
-    class Legs(models.TextChoices):
-        NONE = "none", "No leg symptoms"
-        ONE = "one", "In one leg"
-        BOTH = "both", "In both legs"
-
-    class Sleep(models.TextChoices):
-        FINE = "fine", "Slept fine"
-        WOKEN = "woken", "Woken by pain"
-
-    class Safety(models.TextChoices):
-        NONE = "none", "No warning signs"
-        DOCTOR = "doctor", "See a doctor today"
-        EMERGENCY = "emergency", "Emergency"
+    # The answers' vocabulary is the rules' own (aftercare.taper), defined once.
+    Compared = text_choices("Compared", taper.Compared)
+    Legs = text_choices("Legs", taper.Legs)
+    Sleep = text_choices("Sleep", taper.Sleep)
+    Safety = text_choices("Safety", taper.Safety)
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="logs")
     at = models.DateTimeField(default=timezone.now)
     day = models.DateField(help_text="The client's local date.")
-    safety = models.CharField(max_length=10, choices=Safety.choices, default=Safety.NONE)
+    safety = models.CharField(max_length=10, choices=Safety.choices, default=Safety.NONE.value)
     safety_signs = models.JSONField(default=list, blank=True)
     pain_now = models.PositiveSmallIntegerField(null=True, validators=[MaxValueValidator(10)])
     worst_pain = models.PositiveSmallIntegerField(null=True, validators=[MaxValueValidator(10)])

@@ -5,6 +5,8 @@ One list serves the check-in form, the safety screens and the public warning-sig
 
 from __future__ import annotations
 
+from aftercare.taper import Safety
+
 # Any of these: stop all reminders, show the emergency screen, alert the therapist.
 EMERGENCY_SIGNS: tuple[tuple[str, str], ...] = (
     ("saddle_numbness", "New numbness around your genitals, bottom or inner thighs"),
@@ -34,11 +36,11 @@ DOCTOR_KEYS = frozenset(key for key, _ in DOCTOR_SIGNS)
 SIGN_TEXT = dict(EMERGENCY_SIGNS + DOCTOR_SIGNS)
 
 
-def safety_level(signs: list[str] | set[str]) -> str:
-    """ "emergency", "doctor" or "none" for the signs a client ticked."""
+def safety_level(signs: list[str] | set[str]) -> Safety:
+    """Emergency, doctor or none for the signs a client ticked."""
     chosen = set(signs)
     if chosen & EMERGENCY_KEYS:
-        return "emergency"
+        return Safety.EMERGENCY
     if chosen & DOCTOR_KEYS:
-        return "doctor"
-    return "none"
+        return Safety.DOCTOR
+    return Safety.NONE

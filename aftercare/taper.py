@@ -32,13 +32,22 @@ OFFER_END_AFTER = timedelta(days=30)  # 30 days of Maintenance at D <= 1
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-class Safety(StrEnum):
+class _Labelled(StrEnum):
+    """The check-in's answers: one vocabulary for the rules, the models and the forms
+    (SymptomLog's choices are built from these)."""
+
+    @property
+    def label(self) -> str:
+        return _LABELS[type(self).__name__, self.value]
+
+
+class Safety(_Labelled):
     NONE = "none"
     DOCTOR = "doctor"  # "contact a doctor today": pause the routine, alert the therapist
     EMERGENCY = "emergency"  # stop everything, emergency screen, alert the therapist
 
 
-class Compared(StrEnum):
+class Compared(_Labelled):
     MUCH_BETTER = "much_better"
     BETTER = "better"
     SAME = "same"
@@ -46,10 +55,33 @@ class Compared(StrEnum):
     MUCH_WORSE = "much_worse"
 
 
-class Legs(StrEnum):
+class Legs(_Labelled):
     NONE = "none"
     ONE = "one"
     BOTH = "both"
+
+
+class Sleep(_Labelled):
+    FINE = "fine"
+    WOKEN = "woken"
+
+
+# Keyed by (enum, value): "none" is both a Safety and a Legs answer.
+_LABELS = {
+    ("Safety", Safety.NONE.value): "No warning signs",
+    ("Safety", Safety.DOCTOR.value): "See a doctor today",
+    ("Safety", Safety.EMERGENCY.value): "Emergency",
+    ("Compared", Compared.MUCH_BETTER.value): "Much better",
+    ("Compared", Compared.BETTER.value): "Better",
+    ("Compared", Compared.SAME.value): "About the same",
+    ("Compared", Compared.WORSE.value): "Worse",
+    ("Compared", Compared.MUCH_WORSE.value): "Much worse",
+    ("Legs", Legs.NONE.value): "No leg symptoms",
+    ("Legs", Legs.ONE.value): "In one leg",
+    ("Legs", Legs.BOTH.value): "In both legs",
+    ("Sleep", Sleep.FINE.value): "Slept fine",
+    ("Sleep", Sleep.WOKEN.value): "Woken by pain",
+}
 
 
 _WORSE = frozenset({Compared.WORSE, Compared.MUCH_WORSE})
