@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.utils import timezone
@@ -12,6 +13,7 @@ from aftercare.phases import Phase
 from clients.models import Client
 
 FEED_DAYS = 28
+log = logging.getLogger(__name__)
 
 
 def routine_calendar(client: Client) -> bytes:
@@ -24,7 +26,14 @@ def routine_calendar(client: Client) -> bytes:
     if plan is not None and plan.phase != Phase.HOLD:
         domain = (client.practice.sender_email or "aftercare@localhost").rpartition("@")[2]
         first = client.local_today() - timedelta(days=1)
-        for slot in reminders.routine_slots(plan, first, FEED_DAYS):
+        try:
+            slots = reminders.routine_slots(plan, first, FEED_DAYS)
+        except (ValueError, TypeError) as error:
+            # Stored settings the schedule refuses: an empty feed, not an error (the
+            # therapist's page lists the problem).
+            log.warning("Client %s: no calendar events: %s", client.pk, error)
+            slots = []
+        for slot in slots:
             calendar.add_component(_event(slot, client, domain))
     # RFC 5545 3.2.19: every TZID the events name is described by a VTIMEZONE.
     calendar.add_missing_timezones()

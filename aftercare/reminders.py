@@ -113,7 +113,9 @@ def _routine_row_chunks(now: datetime) -> Iterator[list[Row]]:
                 client_values[0] = _zone_name(client_values[0], client_id)
             except (ValueError, KeyError, TypeError) as error:
                 # One bad row must not stop the tick (and every other client's reminders).
-                log.warning("Client %s (plan %s): cannot plan reminders: %s", client_id, plan_id, error)
+                log.warning(
+                    "Client %s (plan %s): cannot plan reminders: %s", client_id, plan_id, error
+                )
                 continue
             key = (phase, *client_values[:4], days, *client_values[5:], kinds)
             groups[key].append((client_id, plan_id))
@@ -166,7 +168,7 @@ def _group_slots(key: tuple, now: datetime, client_id: int) -> list[tuple[str, d
         )
         today = now.astimezone(ZoneInfo(zone)).date()
         slots = schedule.slots_between(steps, prefs, zone, today, 2, Phase(phase))
-    except (ValueError, KeyError, TypeError) as error:  # data the schedule rejects: never crash a tick
+    except (ValueError, KeyError, TypeError) as error:  # data the schedule rejects
         log.warning("Client %s (and alike): cannot plan reminders: %s", client_id, error)
         return []
     return [
@@ -511,7 +513,9 @@ def _fail_bad_data(reminder: Reminder, error: Exception) -> str:
 
     problems = data_problems.client_problems(reminder.client, reminder.plan)
     detail = "; ".join(problems) if problems else _describe(error)
-    log.warning("Client %s: reminder %s not sent, bad data: %s", reminder.client_id, reminder.id, detail)
+    log.warning(
+        "Client %s: reminder %s not sent, bad data: %s", reminder.client_id, reminder.id, detail
+    )
     _finish(reminder, Status.FAILED, f"Not sent: a problem with the client's data: {detail}")
     return "failed"
 

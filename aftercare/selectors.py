@@ -87,7 +87,9 @@ def client_preferences(client: Client, *, strict: bool = False) -> schedule.Pref
     except (ValueError, TypeError) as error:  # TypeError: e.g. three_x_days = "mon"
         if strict:
             raise ValueError(f"The reminder settings are not usable: {error}") from error
-        log.warning("Client %s: reminder settings not usable (%s); using defaults", client.pk, error)
+        log.warning(
+            "Client %s: reminder settings not usable (%s); using defaults", client.pk, error
+        )
         return schedule.Preferences()
 
 

@@ -14,9 +14,12 @@ from clients.models import AuditEvent, Client, MassageSession, Practice, Therapi
 def practice_create(
     *, name: str, postal_address: str, sender_email: str, booking_url: str = ""
 ) -> Practice:
-    return Practice.objects.create(
+    practice = Practice(
         name=name, postal_address=postal_address, sender_email=sender_email, booking_url=booking_url
     )
+    practice.full_clean()
+    practice.save()
+    return practice
 
 
 def therapist_create(
@@ -33,6 +36,9 @@ def client_user_create() -> User:
 
 
 def client_create(*, practice: Practice, by: User | None = None, **fields: object) -> Client:
+    """Raises ValidationError for a value the model refuses (a zone that is not real,
+    weekdays out of range...), whoever calls: a form, a command or an import."""
+    _validate(Client(practice=practice, **fields), fields)
     with transaction.atomic():
         client = Client.objects.create(practice=practice, user=client_user_create(), **fields)
         audit_event_record(client=client, by=by, action=AuditEvent.Action.CLIENT_ADDED)
@@ -48,6 +54,7 @@ def client_update(*, client: Client, by: User | None, **fields: object) -> list[
         changed = [name for name, value in fields.items() if getattr(stored, name) != value]
         for name, value in fields.items():
             setattr(client, name, value)
+        _validate(client, fields)
         # Only the edited fields: a one-click unsubscribe or a pause committed since the
         # form was loaded must not be overwritten.
         client.save(update_fields=[*fields, "updated_at"])
@@ -61,6 +68,16 @@ def client_update(*, client: Client, by: User | None, **fields: object) -> list[
                 detail="Changed: " + ", ".join(labels),
             )
     return changed
+
+
+def _validate(instance, fields) -> None:
+    """The model's field validators for the fields being written (full_clean), so a bad
+    value is refused before it is stored rather than breaking pages and reminders later.
+    Uniqueness stays with the database constraint."""
+    names = {field.name for field in instance._meta.fields}
+    instance.full_clean(
+        exclude=names - set(fields), validate_unique=False, validate_constraints=False
+    )
 
 
 def session_record(

@@ -64,9 +64,21 @@ def test_days_out_of_range_is_a_clear_error(db, days):
         preview("a@example.com", "--days", days)
 
 
-def test_a_broken_time_zone_is_a_clear_error(clock, practice, therapist):
+def test_a_broken_time_zone_is_named_and_the_practices_zone_stands_in(
+    clock, practice, therapist
+):
     person = factories.ClientFactory(practice=practice, email="lost@example.com")
     factories.plan_for(person, therapist)
     Client.objects.filter(id=person.id).update(time_zone="Atlantis/Capital")
-    with pytest.raises(CommandError, match="Atlantis/Capital"):
+    output = "\n".join(preview("lost@example.com"))
+    assert "Time zone “Atlantis/Capital” is not a real zone" in output
+    assert "Europe/London:" in output  # the practice's zone stands in
+    assert "Routine reminder" in output
+
+
+def test_settings_the_schedule_refuses_are_a_clear_error(clock, practice, therapist):
+    person = factories.ClientFactory(practice=practice, email="lost@example.com")
+    factories.plan_for(person, therapist)
+    Client.objects.filter(id=person.id).update(reset_weekday=9)
+    with pytest.raises(CommandError, match="not usable"):
         preview("lost@example.com")

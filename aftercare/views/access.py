@@ -26,7 +26,7 @@ def therapist_required(view):
             raise Http404("Not a therapist page for you")
         request.therapist = therapist
         # Check-in times and the phase timeline read in the practice's own time.
-        with timezone.override(therapist.practice.time_zone):
+        with timezone.override(therapist.practice.zone):
             return view(request, *args, **kwargs)
 
     return wrapper
@@ -42,7 +42,7 @@ def client_required(view):
         request.client = client
         # Times on a client's pages are the client's own (a New York client's morning
         # routine is at 08:00, not at the server's 13:00 UTC).
-        with timezone.override(client.time_zone):
+        with timezone.override(client.zone):
             return view(request, *args, **kwargs)
 
     return wrapper

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfoNotFoundError
-
 from django.core.management.base import BaseCommand, CommandError
 
+from aftercare import data_problems, selectors
 from aftercare.reminders import reminders_preview
 from clients.models import Client
 
@@ -28,14 +27,17 @@ class Command(BaseCommand):
         if not clients:
             raise CommandError(f"No client with the email {email}.")
         for client in clients:
-            self.stdout.write(f"{client.name} ({client.practice.name}), {client.time_zone}:")
+            self.stdout.write(f"{client.name} ({client.practice.name}), {client.zone_name}:")
+            plan = selectors.client_active_plan(client)
+            for problem in data_problems.client_problems(client, plan):
+                self.stdout.write(f"  problem: {problem}")
             try:
                 upcoming = reminders_preview(client, days=days)
-            except (ValueError, ZoneInfoNotFoundError) as error:
-                # Bad stored preferences (an unknown zone): say so, never a traceback.
+            except (ValueError, KeyError, TypeError) as error:
+                # Bad stored preferences the schedule refuses: say so, never a traceback.
                 raise CommandError(
-                    f"Cannot preview {client.email}: {client.time_zone!r} or the reminder "
-                    f"settings are not usable ({error})."
+                    f"Cannot preview {client.email}: the reminder settings are not usable "
+                    f"({error})."
                 ) from error
             if not upcoming:
                 self.stdout.write(f"  nothing in the next {days} days")
