@@ -7,7 +7,7 @@ import logging
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.forms import modelformset_factory
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +23,7 @@ from aftercare import (
     reminders,
     selectors,
     services,
+    submissions,
     triage,
     videos,
 )
@@ -42,7 +43,7 @@ from aftercare.models import Alert, Exercise, PhaseChange, PlanStep, Protocol, R
 from aftercare.phases import Phase
 from aftercare.views.access import client_ip, get_therapist, practice_client, therapist_required
 from clients import services as people
-from clients.models import Client
+from clients.models import Client, Practice
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         # Nobody needs you: the whole list is more use than an empty one.
         show = "needs" if needs_count and not query else "all"
     clients = selectors.practice_clients(practice, query, needs_me=show == "needs")
-    page = Paginator(clients, DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(clients, DASHBOARD_PAGE_SIZE)
+    if show == "needs" and not query:
+        paginator.count = needs_count  # the same rows, counted already: one query fewer
+    page = paginator.get_page(request.GET.get("page"))
     return render(
         request,
         "therapist/dashboard.html",
@@ -110,7 +114,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "show": show,
             "practice": practice,
             "attention_count": needs_count,
-            "has_clients": show == "needs" or page.paginator.count > 0 or bool(query),
+            # Stored data the app can't use (a zone that isn't real...): their pages say what.
+            "problem_count": data_problems.practice_problem_count(practice),
         },
     )
 
@@ -167,6 +172,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 
 
 @therapist_required
+@submissions.first_result
 def client_add(request: HttpRequest) -> HttpResponse:
     therapist = get_therapist(request)
     form = ClientForm(
@@ -175,11 +181,22 @@ def client_add(request: HttpRequest) -> HttpResponse:
         initial={"primary_therapist": therapist, "time_zone": "Europe/London"},
     )
     if request.method == "POST" and form.is_valid():
-        client = people.client_create(
-            practice=therapist.practice, by=therapist.user, **form.cleaned_data
-        )
-        messages.success(request, f"{client.name} added. Record their session to assign the plan.")
-        return redirect("therapist-session", public_id=client.public_id)
+
+        def create() -> HttpResponse:
+            try:
+                with transaction.atomic():
+                    client = people.client_create(
+                        practice=therapist.practice, by=therapist.user, **form.cleaned_data
+                    )
+            except IntegrityError:  # the same address added at the same moment (another key)
+                form.add_error("email", "A client of your practice already has this email address.")
+                return render(request, "therapist/client_form.html", {"form": form, "client": None})
+            messages.success(
+                request, f"{client.name} added. Record their session to assign the plan."
+            )
+            return redirect("therapist-session", public_id=client.public_id)
+
+        return submissions.submit_once(request, create)
     return render(request, "therapist/client_form.html", {"form": form, "client": None})
 
 
@@ -248,6 +265,7 @@ def _upcoming(client: Client) -> list[reminders.Upcoming]:
 
 
 @therapist_required
+@submissions.first_result
 def session_assign(request: HttpRequest, public_id) -> HttpResponse:
     """Record a session and assign the plan: one short form."""
     therapist = get_therapist(request)
@@ -270,19 +288,10 @@ def session_assign(request: HttpRequest, public_id) -> HttpResponse:
         protocol = form.cleaned_data["protocol"]
         chosen = tweak_forms[protocol.id]
         if all(tweak.is_valid() for _, tweak in chosen):
-            plan = _record_and_assign(therapist, client, form.cleaned_data, chosen)
-            if form.cleaned_data["send_link"]:
-                transaction.on_commit(
-                    lambda: services.client_link_send(client=client, by=therapist.user, first=True)
-                )
-                messages.success(
-                    request, f"Plan assigned. {client.first_name} has been emailed their link."
-                )
-            else:
-                messages.success(
-                    request, "Plan assigned. Copy the client's link below to share it."
-                )
-            return redirect("therapist-client", public_id=plan.client.public_id)
+            # Once per submission key: a double or parallel submit gets this redirect.
+            return submissions.submit_once(
+                request, lambda: _assigned(request, therapist, client, form.cleaned_data, chosen)
+            )
     return render(
         request,
         "therapist/session_form.html",
@@ -309,6 +318,18 @@ def _tweak_form(request: HttpRequest, step) -> StepTweakForm:
     return StepTweakForm(prefix=prefix, initial=initial)
 
 
+def _assigned(request: HttpRequest, therapist, client: Client, data: dict, chosen) -> HttpResponse:
+    plan = _record_and_assign(therapist, client, data, chosen)
+    if data["send_link"]:
+        transaction.on_commit(
+            lambda: services.client_link_send(client=client, by=therapist.user, first=True)
+        )
+        messages.success(request, f"Plan assigned. {client.first_name} has been emailed their link.")
+    else:
+        messages.success(request, "Plan assigned. Copy the client's link below to share it.")
+    return redirect("therapist-client", public_id=plan.client.public_id)
+
+
 @transaction.atomic
 def _record_and_assign(therapist, client: Client, data: dict, chosen) -> object:
     session = people.session_record(
@@ -327,10 +348,21 @@ def _record_and_assign(therapist, client: Client, data: dict, chosen) -> object:
 
 @therapist_required
 @require_POST
+@submissions.first_result
 def library_install(request: HttpRequest) -> HttpResponse:
-    services.library_install(practice=get_therapist(request).practice)
-    messages.success(request, "The low-back plan is now in your library.")
-    return redirect(_safe_next(request, "back") or "therapist-exercises")
+    practice = get_therapist(request).practice
+
+    def install() -> HttpResponse:
+        # One install per practice, even for two posts with different keys (two tabs).
+        Practice.objects.select_for_update(no_key=True).get(pk=practice.pk)
+        if Protocol.objects.filter(practice=practice, steps__isnull=False).exists():
+            messages.info(request, "The low-back plan is already in your library.")
+        else:
+            services.library_install(practice=practice)
+            messages.success(request, "The low-back plan is now in your library.")
+        return redirect(_safe_next(request, "back") or "therapist-exercises")
+
+    return submissions.submit_once(request, install)
 
 
 @therapist_required
@@ -421,23 +453,28 @@ def exercises(request: HttpRequest) -> HttpResponse:
 
 
 @therapist_required
+@submissions.first_result
 def exercise_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     practice = get_therapist(request).practice
     exercise = get_object_or_404(Exercise, practice=practice, pk=pk) if pk else None
     previous_video = exercise.video_file.name if exercise else ""
     form = ExerciseForm(request.POST or None, request.FILES or None, instance=exercise)
     if request.method == "POST" and form.is_valid():
-        saved = form.save(commit=False)
-        saved.practice = practice
-        saved.save()
-        if previous_video != saved.video_file.name:  # replaced or cleared: plans keep theirs
-            transaction.on_commit(lambda: videos.upload_forget(previous_video))
-        messages.success(
-            request,
-            f"“{saved.name}” saved. Plans assigned from now on use it; "
-            "existing plans keep their own copy.",
-        )
-        return redirect(reverse("therapist-exercises"))
+
+        def save() -> HttpResponse:  # adding: once per submission key
+            saved = form.save(commit=False)
+            saved.practice = practice
+            saved.save()
+            if previous_video != saved.video_file.name:  # replaced or cleared: plans keep theirs
+                transaction.on_commit(lambda: videos.upload_forget(previous_video))
+            messages.success(
+                request,
+                f"“{saved.name}” saved. Plans assigned from now on use it; "
+                "existing plans keep their own copy.",
+            )
+            return redirect(reverse("therapist-exercises"))
+
+        return submissions.submit_once(request, save)
     return render(request, "therapist/exercise_form.html", {"form": form, "exercise": exercise})
 
 
