@@ -222,9 +222,11 @@ def _pain(answered: list[LogEntry], today: list[LogEntry], day: date) -> list[Fo
         found.append(Found(Trigger.PAIN_HIGH, reached.at, f"pain {worst}{was}"))
     baseline = [value for _, value in before[-taper.BASELINE_DAYS :]]
     # D >= mean + 2, in whole numbers: 3*D >= sum + 3*2 (taper's flare rule).
-    if len(baseline) == taper.BASELINE_DAYS and taper.BASELINE_DAYS * worst >= sum(
-        baseline
-    ) + taper.BASELINE_DAYS * taper.MEANINGFUL_POINTS:
+    if (
+        len(baseline) == taper.BASELINE_DAYS
+        and taper.BASELINE_DAYS * worst
+        >= sum(baseline) + taper.BASELINE_DAYS * taper.MEANINGFUL_POINTS
+    ):
         mean = taper._num(sum(baseline) / taper.BASELINE_DAYS)
         words = f"pain {worst}, up from an average of {mean} on the 3 days before"
         found.append(Found(Trigger.PAIN_JUMP, reached.at, words))

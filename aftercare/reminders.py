@@ -494,7 +494,9 @@ def retry_delay(attempts: int) -> timedelta:
 
 def _retry_later(reminder: Reminder, now: datetime, error: Exception) -> str:
     if reminder.attempts >= MAX_ATTEMPTS:
-        _finish(reminder, Status.FAILED, f"Gave up after {reminder.attempts} tries: {_describe(error)}")
+        _finish(
+            reminder, Status.FAILED, f"Gave up after {reminder.attempts} tries: {_describe(error)}"
+        )
         log.warning("Email %s: gave up after %s tries: %s", reminder.id, reminder.attempts, error)
         return "failed"
     Reminder.objects.filter(id=reminder.id, status=Status.SENDING).update(

@@ -8,7 +8,6 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Lower
-from django.utils import timezone
 
 from aftercare import progress, schedule, taper
 from aftercare.attention import Level

@@ -16,7 +16,6 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from aftercare import attention, reminders, selectors
-from aftercare.attention import Level
 from aftercare.models import Plan, Reminder
 from clients.models import Client, Practice, Therapist
 
@@ -151,5 +150,3 @@ def _digest_add(therapist: Therapist, key: str, local: datetime, now: datetime) 
         Reminder.objects.bulk_create([row], ignore_conflicts=True)
         return 0
     return len(reminders.outbox_add([row], now=now))
-
-

@@ -91,9 +91,7 @@ def test_pain_9_emails_today_without_claiming_the_routine_is_stopped(
         "woken",
     ],
 )
-def test_nothing_below_today_is_emailed_at_once(
-    plan, history, django_capture_on_commit_callbacks
-):
+def test_nothing_below_today_is_emailed_at_once(plan, history, django_capture_on_commit_callbacks):
     """The bug: every alert went out as "Urgent ... only you can resume". Soon and watch
     wait for the morning digest."""
     with django_capture_on_commit_callbacks(execute=True):
@@ -122,9 +120,11 @@ def test_the_same_trigger_is_emailed_once_and_a_new_one_again(
         log(plan, 9)
         log(plan, 5, compared="better")  # the same day's pain 9 still stands: no new trigger
     assert len(mail.outbox) == 1
-    with time_machine.travel(timezone.now() + timedelta(days=1)):
-        with django_capture_on_commit_callbacks(execute=True):
-            log(plan, 9)
+    with (
+        time_machine.travel(timezone.now() + timedelta(days=1)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        log(plan, 9)
     assert len(mail.outbox) == 2
 
 
@@ -185,6 +185,4 @@ def test_every_therapist_of_a_practice_gets_one_copy_and_a_retry_only_reaches_wh
     assert [m.to for m in mail.outbox] == [[therapist.user.email]]
     monkeypatch.setattr(EmailBackend, "send_messages", original)
     deliver_due(timezone.now() + timedelta(minutes=5))
-    assert sorted(m.to[0] for m in mail.outbox) == sorted(
-        [therapist.user.email, other.user.email]
-    )
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([therapist.user.email, other.user.email])

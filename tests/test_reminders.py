@@ -372,7 +372,14 @@ def test_dropped_connections_are_retried(flare, client_person, clock, monkeypatc
 def test_retries_back_off_and_give_up_visibly(flare, client_person, clock, monkeypatch, settings):
     settings.REMINDER_RETRY_BASE_SECONDS = 30
     assert [reminders.retry_delay(n).total_seconds() for n in range(1, 9)] == [
-        30, 60, 120, 240, 480, 960, 1920, 3600,
+        30,
+        60,
+        120,
+        240,
+        480,
+        960,
+        1920,
+        3600,
     ]
     reminder = queued(client_person, "2026-11-25/morning")
     Reminder.objects.filter(id=reminder.id).update(attempts=reminders.MAX_ATTEMPTS - 1)

@@ -134,8 +134,9 @@ def attention_seen(request: HttpRequest, public_id) -> HttpResponse:
                 f"Seen. {client.first_name} stays at the top until you resume their routine.",
             )
         else:
-            messages.success(request, f"Seen: {client.first_name} is off your list until "
-                             "something new comes in.")
+            messages.success(
+                request, f"Seen: {client.first_name} is off your list until something new comes in."
+            )
     return redirect(_safe_next(request, "back") or "therapist-dashboard")
 
 
@@ -254,16 +255,6 @@ def _upcoming(client: Client) -> list[reminders.Upcoming]:
         return []
 
 
-def _upcoming(client: Client) -> list[reminders.Upcoming]:
-    """The next 14 days' reminders; none while stored data the planner can't use (the
-    page's "Problems with this client's data" box says which)."""
-    try:
-        return reminders.reminders_preview(client, days=14)
-    except (ValueError, KeyError, TypeError) as error:
-        log.warning("Client %s: no reminder preview: %r", client.pk, error)
-        return []
-
-
 @therapist_required
 @submissions.first_result
 def session_assign(request: HttpRequest, public_id) -> HttpResponse:
@@ -324,7 +315,9 @@ def _assigned(request: HttpRequest, therapist, client: Client, data: dict, chose
         transaction.on_commit(
             lambda: services.client_link_send(client=client, by=therapist.user, first=True)
         )
-        messages.success(request, f"Plan assigned. {client.first_name} has been emailed their link.")
+        messages.success(
+            request, f"Plan assigned. {client.first_name} has been emailed their link."
+        )
     else:
         messages.success(request, "Plan assigned. Copy the client's link below to share it.")
     return redirect("therapist-client", public_id=plan.client.public_id)
