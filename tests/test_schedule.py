@@ -550,3 +550,75 @@ def test_property_local_to_utc_round_trips_when_the_time_exists(case, at):
         assert utc == min(both)
     else:
         assert back.replace(tzinfo=None) > naive
+
+
+# --- edges that mutation testing found unpinned (`make mutation`, docs/testing.md) ------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"reset_weekday": 7}, "The weekly reset day must be a weekday number from 0 to 6."),
+        (
+            {"three_x_days": (0, 0, 2)},
+            "The 3-times-a-week days must be distinct weekday numbers, 0 to 6.",
+        ),
+        ({"morning": time(19)}, "The evening routine time must be later than the morning one."),
+        (
+            {"morning": time(7), "evening": time(7, 30)},
+            "Quiet hours would send the morning and evening reminders at the same time; "
+            "move one of the routine times out of quiet hours.",
+        ),
+    ],
+)
+def test_preferences_say_what_is_wrong_in_the_clients_words(changes, message):
+    # The settings form shows this text to the client as it is.
+    with pytest.raises(ValueError) as refused:
+        Preferences(**changes)
+    assert str(refused.value) == message
+
+
+def test_the_evening_may_not_be_the_morning():
+    with pytest.raises(ValueError, match="later than the morning"):
+        Preferences(morning=time(12), evening=time(12))
+
+
+def test_sunday_and_monday_are_weekdays_too():
+    assert Preferences(three_x_days=(0, 3, 6), reset_weekday=0).twice_a_week_days == (0, 6)
+    assert Preferences(reset_weekday=6).reset_weekday == 6
+
+
+def test_a_routine_right_at_the_start_of_quiet_hours_waits_for_the_morning():
+    prefs = Preferences(evening=time(21, 0))  # quiet hours 21:00-07:30 start right then
+    morning, evening = slots_for_day(plan(Phase.FLARE), prefs, "Europe/London", WED, Phase.FLARE)
+    assert evening.utc == datetime(2026, 11, 26, 7, 30, tzinfo=UTC)
+
+
+def test_reminder_times_are_in_utc_itself():
+    # Not merely the same instant in the machine's zone: UTC, as stored and compared.
+    slots = slots_for_day(plan(Phase.FLARE), Preferences(), "Europe/London", WED, Phase.FLARE)
+    assert all(slot.utc.tzinfo is UTC for slot in slots)
+    assert local_to_utc(WED, time(8), "Asia/Kolkata").tzinfo is UTC
+
+
+def test_a_repeated_hour_means_the_first_one_whatever_fold_it_is_given():
+    zone = "America/New_York"
+    second = time(1, 30, fold=1)
+    assert local_to_utc(date(2026, 11, 1), second, zone) == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+
+
+def test_a_skipped_hour_that_lands_both_reminders_on_one_instant_keeps_them_apart():
+    # London skips 01:00-02:00 on 29 Mar 2026: 01:30 and 02:30 are both 01:30 UTC.
+    prefs = Preferences(morning=time(1, 30), evening=time(2, 30), **NO_QUIET)
+    morning, evening = slots_for_day(
+        plan(Phase.FLARE), prefs, "Europe/London", date(2026, 3, 29), Phase.FLARE
+    )
+    assert morning.utc == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    assert evening.utc == datetime(2026, 3, 29, 1, 31, tzinfo=UTC)
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(ValueError, match="Unknown time zone: 'Mars/Olympus'"):
+        local_to_utc(WED, time(8), "Mars/Olympus")
+    with pytest.raises(ValueError, match="days must be 0 or more"):
+        slots_between(plan(Phase.FLARE), Preferences(), "UTC", WED, -1, Phase.FLARE)
