@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import IntEnum, StrEnum
 
 from aftercare import taper
@@ -272,17 +272,21 @@ def _clocks(
     """Triggers whose clock has run out, and the earliest clock still running."""
     if state.phase not in (Phase.FLARE, Phase.SUBSIDING):
         return [], None
-    last_log = history[-1].at if history else None
-    clock_start = state.phase_since if last_log is None else max(last_log, state.phase_since)
+    # Clocks run in real hours (UTC), as taper's do: adding 48 h to a local time across a
+    # clock change would give 47 or 49. Dates in words are the client's (phase_since's zone).
+    zone = state.phase_since.tzinfo
+    phase_since, started = state.phase_since.astimezone(UTC), state.started.astimezone(UTC)
+    last_log = history[-1].at.astimezone(UTC) if history else None
+    clock_start = phase_since if last_log is None else max(last_log, phase_since)
     clocks = [
         (
             Trigger.NO_LOG,
             clock_start + taper.CHECKIN_DUE,
-            f"no check-in since {taper._on(clock_start.date())}",
+            f"no check-in since {taper._on(clock_start.astimezone(zone).date())}",
         ),
         (
             Trigger.NO_MAINTENANCE_6_WEEKS,
-            state.started + taper.MAINTENANCE_REFER_AFTER,
+            started + taper.MAINTENANCE_REFER_AFTER,
             f"not in Maintenance 6 weeks after starting on {taper._on(state.started.date())}",
         ),
     ]
@@ -290,7 +294,7 @@ def _clocks(
         clocks.append(
             (
                 Trigger.FLARE_OVER_7_DAYS,
-                state.phase_since + taper.FLARE_REFER_AFTER,
+                phase_since + taper.FLARE_REFER_AFTER,
                 f"in Flare since {taper._on(state.phase_since.date())}",
             )
         )
