@@ -631,3 +631,237 @@ def test_property_replaying_a_history_then_silence(logs, phase):
             plan = replace(plan, phase=decision.phase, phase_since=entry.at)
         silent = next_phase(plan, logs[: n + 1], entry.at + timedelta(days=30))
         assert not silent.changed
+
+
+# --- the words the therapist reads (pinned after `make mutation`, docs/testing.md) -----------
+# Each reason lands on the therapist's phase timeline and each alert in their email and on the
+# dashboard: the wording, the days and the numbers in it are part of the rules.
+
+EMERGENCY_HOLD = (
+    "Client answered yes to an emergency warning sign on 2 Nov: "
+    "routine paused until the therapist resumes it"
+)
+DOCTOR_HOLD = (
+    "Client answered yes to a contact-a-doctor-today warning sign on 2 Nov: "
+    "routine paused until the therapist resumes it"
+)
+
+
+@pytest.mark.parametrize(
+    ("plan", "logs", "expected"),
+    [
+        (
+            state(HOLD),
+            [log(0, 2)],
+            (HOLD, False, "no_change", "On hold: only the therapist can resume the routine"),
+        ),
+        (
+            state(SUBSIDING, since_day=5),
+            [log(1, 2)],
+            (SUBSIDING, False, "no_change", "No new check-in since Subsiding began on 7 Nov"),
+        ),
+        (
+            state(SUBSIDING, pinned=True),
+            [log(0, 9)],
+            (SUBSIDING, False, "pinned", "Subsiding is pinned by the therapist"),
+        ),
+        (
+            state(SUBSIDING),
+            [log(0, 3)],
+            (SUBSIDING, False, "no_change", "Stays in Subsiding: no change rule was met"),
+        ),
+        (
+            state(FLARE),
+            [log(0, 0, safety=Safety.EMERGENCY)],
+            (HOLD, True, "hold_emergency", EMERGENCY_HOLD),
+        ),
+        (state(FLARE), [log(0, 0, safety=Safety.DOCTOR)], (HOLD, True, "hold_doctor", DOCTOR_HOLD)),
+        (
+            state(SUBSIDING),
+            days(2, 2, 3, 5),
+            (
+                FLARE,
+                True,
+                "flare_relative_jump",
+                "Worst pain 5 on 5 Nov, 2.7 above the average of the previous 3 logged days "
+                "(2.3; 2 or more starts a flare)",
+            ),
+        ),
+        (
+            state(SUBSIDING),
+            days(2, 2, 2, 4),
+            (
+                FLARE,
+                True,
+                "flare_relative_jump",
+                "Worst pain 4 on 5 Nov, 2 above the average of the previous 3 logged days "
+                "(2; 2 or more starts a flare)",
+            ),
+        ),
+        (
+            state(SUBSIDING),
+            [log(0, 2, flare_tap=True)],
+            (FLARE, True, "flare_client", "Client reported a flare on 2 Nov"),
+        ),
+        (
+            state(FLARE),
+            [log(0, 1, gone_tap=True)],
+            (
+                MAINTENANCE,
+                True,
+                "maintenance_client_gone",
+                "Client said the symptoms are gone on 2 Nov, worst pain 1",
+            ),
+        ),
+        (
+            state(SUBSIDING),
+            days(1, 0, 1, 1, 0, 0, 1),
+            (
+                MAINTENANCE,
+                True,
+                "maintenance_seven_days",
+                "Worst pain 1 or less on the last 7 logged days (2 Nov to 8 Nov)",
+            ),
+        ),
+        (
+            state(MAINTENANCE),
+            [log(0, 2), log(1, 3)],
+            (
+                SUBSIDING,
+                True,
+                "maintenance_to_subsiding",
+                "Worst pain 2 on 2 Nov and 3 on 3 Nov, at least 24 hours apart "
+                "(2 or more twice ends Maintenance)",
+            ),
+        ),
+        (
+            flare_from(8)[0],
+            [flare_from(8)[1], *days(6, 6, first=1)],
+            (
+                SUBSIDING,
+                True,
+                "subsiding_two_days",
+                "Worst pain 6 on 3 Nov and 6 on 4 Nov: 6 or less on 2 logged days in a row and "
+                "at least 2 points below the flare's peak of 8",
+            ),
+        ),
+    ],
+)
+def test_every_decision_says_why_in_plain_english(plan, logs, expected):
+    decision = decide(plan, logs)
+    assert (decision.phase, decision.changed, decision.rule, decision.reason) == expected
+
+
+def test_a_days_d_is_its_highest_log_also_in_the_baseline():
+    # Day 0 logged 5 then 1: its D is 5, so the baseline is 5, 1, 1 (mean 2.3) and a 4 on
+    # day 3 is only 1.7 above it. Reading the later log instead (1, 1, 1) would start a flare.
+    logs = [log(0, 5), log(0, 1, hour=20), log(1, 1), log(2, 1), log(3, 4)]
+    assert outcome(state(SUBSIDING), logs) == (SUBSIDING, "no_change")
+
+
+REFER = "Consider referring the client to a clinician."
+
+
+@pytest.mark.parametrize(
+    ("plan", "logs", "now", "kind", "message"),
+    [
+        (
+            state(HOLD),
+            [log(0, 0, safety=Safety.EMERGENCY)],
+            at(0, 10),
+            "safety_emergency",
+            "The client answered yes to an emergency warning sign on 2 Nov and was shown the "
+            "emergency screen. All reminders are stopped until you resume the plan.",
+        ),
+        (
+            state(HOLD),
+            [log(0, 0, safety=Safety.DOCTOR)],
+            at(0, 10),
+            "safety_doctor",
+            "The client answered yes to a contact-a-doctor-today warning sign on 2 Nov. "
+            "The routine is paused until you resume the plan.",
+        ),
+        (
+            state(FLARE),
+            [log(n, 8) for n in range(10)],
+            at(9, 10),
+            "flare_over_7_days",
+            f"Still in Flare after 9 days (since 2 Nov). {REFER}",
+        ),
+        (
+            state(SUBSIDING, since_day=40),
+            [log(43, 3)],
+            at(43, 10),
+            "no_maintenance_6_weeks",
+            f"Not in Maintenance 6 weeks after the plan started on 2 Nov. {REFER}",
+        ),
+        (
+            state(SUBSIDING),
+            [log(n, 4, compared=Compared.WORSE) for n in range(3)],
+            at(2, 10),
+            "worse_three_times",
+            f'The client said "worse" on 3 check-ins in a row (the latest on 4 Nov). {REFER}',
+        ),
+        (
+            state(SUBSIDING),
+            [log(0, 4, worse_step_keys=(11,), worse_by=3)],
+            at(0, 10),
+            "step_raised_pain",
+            "The client said a step raised their pain by 3 points on 2 Nov. "
+            "The step is paused until you review it.",
+        ),
+        (
+            # The 48 hours run from the last log (day 1), not from the phase's start.
+            state(FLARE),
+            [log(1, 5)],
+            at(4, 10),
+            "no_log",
+            "No check-in for 3 days while in Flare. The next reminder asks the client for one.",
+        ),
+        (
+            state(SUBSIDING),
+            [],
+            at(3, 10),
+            "no_log",
+            "No check-in for 3 days while in Subsiding. The next reminder asks the client for one.",
+        ),
+    ],
+)
+def test_every_alert_says_what_happened_and_what_to_do(plan, logs, now, kind, message):
+    assert [a.message for a in alerts(plan, logs, now) if a.kind == kind] == [message]
+
+
+def test_the_offer_to_end_comes_exactly_30_days_into_maintenance():
+    plan = state(MAINTENANCE, since_day=10, since_hour=9)
+    logs = [log(20, 0), log(35, 1)]
+    assert offer_to_end(plan, logs, at(40, 9)) is True
+    assert offer_to_end(plan, logs, at(40, 9) - timedelta(seconds=1)) is False
+
+
+def test_a_log_exactly_30_days_old_is_out_of_the_window():
+    plan = state(MAINTENANCE, since_day=0)
+    logs = [log(10, 4), log(25, 0), log(39, 1)]
+    assert offer_to_end(plan, logs, at(40)) is True  # day 10 09:00 is exactly 30 days before
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"pain_now": 11}, "Pain scores are 0 to 10."),
+        ({"worst_pain": 11}, "Pain scores are 0 to 10."),
+        ({"pain_now": -1}, "Pain scores are 0 to 10."),
+        ({"worse_by": -1}, "worse_by cannot be negative."),
+    ],
+)
+def test_a_log_says_which_value_is_impossible(fields, message):
+    base = {"at": at(0), "day": DAY0.date(), "pain_now": 0, "worst_pain": 0}
+    with pytest.raises(ValueError) as refused:
+        LogEntry(**{**base, **fields})
+    assert str(refused.value) == message
+    assert LogEntry(**{**base, "pain_now": 10, "worst_pain": 10}).worst_pain == 10
+
+
+def test_a_plan_says_why_it_needs_a_recovered_day():
+    with pytest.raises(ValueError) as refused:
+        state(SUBSIDING, maintenance_days=0)
+    assert str(refused.value) == "maintenance_days must be 1 or more."
