@@ -57,6 +57,9 @@ def plan_assign(
     tweaks = tweaks or {}
     now = timezone.now()
     with transaction.atomic():
+        # One assignment per client at a time: a parallel one waits, then ends this plan
+        # (without the lock both would insert and one would break one_active_plan).
+        Client.objects.select_for_update(no_key=True).get(pk=client.pk)
         Plan.objects.filter(client=client, ended_at=None).update(ended_at=now)
         plan = Plan.objects.create(
             client=client,

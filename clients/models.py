@@ -312,3 +312,20 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor_name or 'the system'}"
+
+
+class SubmissionKey(models.Model):
+    """One submit of a form that creates something (a client, a session and plan, an
+    exercise, the library). The form carries a fresh random key; the view claims it in
+    the same transaction as the creation, so a double click, a retry or five parallel
+    posts of the same form create one thing and every copy answers with the first one's
+    redirect (aftercare/submissions.py). Kept a day, then pruned."""
+
+    key = models.UUIDField(unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Where the first submit went (a local path): every repeat goes there too.
+    result_url = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.result_url or '…'}"
