@@ -81,3 +81,20 @@ def test_a_validly_signed_token_that_is_not_a_whole_number_reads_as_nothing(valu
 def test_garbage_reads_as_nothing(token):
     assert tokens.read_action(token, "checkin") is None
     assert tokens.read_unsubscribe(token, "routine") is None
+
+
+def test_it_reads_when_a_token_was_signed(clock):
+    # Revoking a client's links ends the action tokens signed before it (views/email_links.py).
+    action = tokens.action_token(42, "done")
+    unsubscribe = tokens.unsubscribe_token(7, "routine")
+    clock.shift(timedelta(days=3))
+    assert tokens.signed_at(action) == NOW
+    assert tokens.signed_at(unsubscribe) == NOW
+    assert tokens.signed_at(action).tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "token", ["", "no-colons", "MQ:!!:sig", "MQ:zzzzzzzzzzzzzzzzzzzz:sig", "MQ::sig"]
+)
+def test_a_token_with_no_readable_time_was_signed_at_no_time(token):
+    assert tokens.signed_at(token) is None
