@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from sesame.utils import get_query_string
 
@@ -72,6 +73,18 @@ def _fits(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
+def _accessible(page) -> None:
+    """No serious or critical axe-core violations (as tests/test_browser_accessibility.py)."""
+    result = Axe().run(page).response
+    assert result["passes"], "axe did not run"
+    found = [
+        f"{v['id']}: {v['help']} {[n['target'] for n in v['nodes']]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not found, found
+
+
 def _big_enough(locator) -> None:
     for box in locator.all():
         size = box.bounding_box()
@@ -96,6 +109,7 @@ def test_yes_opens_the_warning_signs_in_place_and_no_puts_the_questions_back(
         assert page.locator(".signs-call a[href='tel:01174960000']").is_visible()
         _big_enough(signs.locator("label.choice"))
         _fits(page)
+        _accessible(page)
         screenshot(page, "client-checkin-warning-yes")
         page.screenshot(path="/tmp/h4-checkin-disclosed.png", full_page=True)
 
@@ -146,6 +160,7 @@ def test_both_legs_asks_about_weak_legs_right_under_the_answer(require_service, 
         _choose(page, "legs", "In both legs")
         reask.wait_for(state="visible")
         _choose(page, "sleep", "Slept fine")
+        _accessible(page)
         reask.scroll_into_view_if_needed()
         page.screenshot(path="/tmp/h4-checkin-reask.png")
 
@@ -215,6 +230,7 @@ def test_a_worse_check_in_ends_on_a_page_with_one_tap_to_book_or_call(require_se
         today = page.get_by_role("link", name="Back to Today")
         _big_enough(page.locator("main a.btn"))
         _fits(page)
+        _accessible(page)
         screenshot(page, "client-checkin-hard-day")
         page.screenshot(path="/tmp/h4-response-soon.png", full_page=True)
 
@@ -243,4 +259,5 @@ def test_pain_9_says_the_therapist_has_been_told_today(require_service, live_ser
         assert page.get_by_role("heading", name="If it gets worse").is_visible()
         assert page.locator("main a[href='tel:999']").count() == 1
         _fits(page)
+        _accessible(page)
         page.screenshot(path="/tmp/h4-response-today.png", full_page=True)

@@ -387,6 +387,19 @@ def test_both_re_asks_come_together_in_one_step(phone, clock, subsiding):
     assert SymptomLog.objects.get(plan=subsiding).safety_signs == ["night_pain"]
 
 
+def test_the_re_ask_step_offers_a_call_to_the_practice_for_a_client_who_is_not_sure(
+    phone, clock, subsiding, practice
+):
+    practice.phone = "0117 496 0000"
+    practice.save()
+    on_day(clock, 0)
+    step = check_in(phone, 5, sleep="woken")
+    assert buttons(step) == {f"Call {practice.name} · 0117 496 0000": "tel:01174960000"}
+    practice.phone = ""
+    practice.save()
+    assert buttons(check_in(phone, 5, sleep="woken")) == {}
+
+
 def test_a_re_ask_left_unanswered_is_asked_again_and_nothing_is_saved(phone, clock, subsiding):
     on_day(clock, 0)
     carried = hidden_fields(check_in(phone, 5, legs="both"))
