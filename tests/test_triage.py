@@ -330,15 +330,18 @@ def _clients_with_levels(practice, therapist, first: int, count: int) -> None:
         checkins.symptom_log_create(
             plan=plan,
             submission_key=uuid.uuid4(),
-            answers={"pain_now": 0, "worst_pain": worst, "compared": "same", "legs": "none",
-                     "sleep": "fine"},
+            answers={
+                "pain_now": 0,
+                "worst_pain": worst,
+                "compared": "same",
+                "legs": "none",
+                "sleep": "fine",
+            },
         )
 
 
 @pytest.mark.parametrize("show", [EVERYONE, NEEDS_ME])
-def test_the_dashboards_queries_do_not_grow_from_3_to_30_clients(
-    clock, practice, therapist, show
-):
+def test_the_dashboards_queries_do_not_grow_from_3_to_30_clients(clock, practice, therapist, show):
     desk = desk_of(therapist)
     desk.get(DASHBOARD, show)  # warm up the session
     _clients_with_levels(practice, therapist, 0, 3)
@@ -375,12 +378,6 @@ def test_only_one_page_of_rows_is_loaded(clock, practice, therapist):
     assert levels == sorted(levels, key=["today", "soon", "calm"].index)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="data_problems.practice_problem_count (shown on the dashboard) reads one row per "
-    "client and per plan step: Client's and PlanStep's Meta.ordering add name/order to the "
-    "SELECT DISTINCT, so .distinct() no longer collapses the zones and video links (reported)",
-)
 def test_no_dashboard_query_reads_a_row_per_client(clock, practice, therapist):
     _clients_with_levels(practice, therapist, 0, 3)
     desk = desk_of(therapist)
@@ -389,7 +386,7 @@ def test_no_dashboard_query_reads_a_row_per_client(clock, practice, therapist):
     unpaged = [
         q["sql"]
         for q in queries
-        if "DISTINCT" in q["sql"] and ('"clients_client"."name"' in q["sql"]
-                                       or '"aftercare_planstep"."id"' in q["sql"])
+        if "DISTINCT" in q["sql"]
+        and ('"clients_client"."name"' in q["sql"] or '"aftercare_planstep"."id"' in q["sql"])
     ]
     assert unpaged == []
