@@ -79,20 +79,44 @@ CASES = [
     ("D is the day's highest", [log(1, 8, 9), log(1, 3, 20)], SOON, {Trigger.PAIN_HIGH}),
     ("yesterday's D is not today's", [log(1, 8), log(2, 3)], CALM, set()),
     # The jump: D >= mean of the previous 3 logged days + 2.
-    ("jump at exactly mean+2", [log(1, 2), log(2, 3), log(3, 4), log(4, 5)], SOON,
-     {Trigger.PAIN_JUMP}),
+    (
+        "jump at exactly mean+2",
+        [log(1, 2), log(2, 3), log(3, 4), log(4, 5)],
+        SOON,
+        {Trigger.PAIN_JUMP},
+    ),
     ("no jump at mean+2-1", [log(1, 2), log(2, 3), log(3, 4), log(4, 4)], CALM, set()),
-    ("jump over a fractional mean", [log(1, 3), log(2, 4), log(3, 4), log(4, 6)], SOON,
-     {Trigger.PAIN_JUMP}),
-    ("no jump just under a fractional mean", [log(1, 3), log(2, 4), log(3, 4), log(4, 5)],
-     CALM, set()),
+    (
+        "jump over a fractional mean",
+        [log(1, 3), log(2, 4), log(3, 4), log(4, 6)],
+        SOON,
+        {Trigger.PAIN_JUMP},
+    ),
+    (
+        "no jump just under a fractional mean",
+        [log(1, 3), log(2, 4), log(3, 4), log(4, 5)],
+        CALM,
+        set(),
+    ),
     ("no jump with only 2 previous days", [log(1, 1), log(2, 1), log(3, 6)], CALM, set()),
-    ("the baseline is logged days, not calendar days",
-     [log(1, 1), log(5, 1), log(9, 1), log(10, 3)], SOON, {Trigger.PAIN_JUMP}),
-    ("only the last 3 logged days count", [log(1, 9), log(2, 1), log(3, 1), log(4, 1),
-                                           log(5, 3)], SOON, {Trigger.PAIN_JUMP}),
-    ("a jump to 7: both words", [log(1, 4), log(2, 4), log(3, 4), log(4, 7)], SOON,
-     {Trigger.PAIN_HIGH, Trigger.PAIN_JUMP}),
+    (
+        "the baseline is logged days, not calendar days",
+        [log(1, 1), log(5, 1), log(9, 1), log(10, 3)],
+        SOON,
+        {Trigger.PAIN_JUMP},
+    ),
+    (
+        "only the last 3 logged days count",
+        [log(1, 9), log(2, 1), log(3, 1), log(4, 1), log(5, 3)],
+        SOON,
+        {Trigger.PAIN_JUMP},
+    ),
+    (
+        "a jump to 7: both words",
+        [log(1, 4), log(2, 4), log(3, 4), log(4, 7)],
+        SOON,
+        {Trigger.PAIN_HIGH, Trigger.PAIN_JUMP},
+    ),
     # Compared with last time.
     ("much worse", [log(1, 4, compared=Compared.MUCH_WORSE)], SOON, {Trigger.MUCH_WORSE}),
     ("worse once is calm", [log(1, 4, compared=Compared.WORSE)], CALM, set()),
@@ -101,32 +125,70 @@ CASES = [
     # Legs.
     ("one leg on the first log: nothing to compare", [log(1, 4, legs=Legs.ONE)], CALM, set()),
     ("one leg, new", [log(1, 4), log(2, 4, legs=Legs.ONE)], SOON, {Trigger.NEW_LEG}),
-    ("one leg, already there", [log(1, 4, legs=Legs.ONE), log(2, 4, legs=Legs.ONE)], CALM,
-     set()),
-    ("one leg after both: better, not new", [log(1, 4, legs=Legs.BOTH), log(2, 4, legs=Legs.ONE)],
-     CALM, set()),
-    ("one leg back after a day without", [log(1, 4, legs=Legs.ONE), log(2, 4),
-                                          log(3, 4, legs=Legs.ONE)], SOON, {Trigger.NEW_LEG}),
+    ("one leg, already there", [log(1, 4, legs=Legs.ONE), log(2, 4, legs=Legs.ONE)], CALM, set()),
+    (
+        "one leg after both: better, not new",
+        [log(1, 4, legs=Legs.BOTH), log(2, 4, legs=Legs.ONE)],
+        CALM,
+        set(),
+    ),
+    (
+        "one leg back after a day without",
+        [log(1, 4, legs=Legs.ONE), log(2, 4), log(3, 4, legs=Legs.ONE)],
+        SOON,
+        {Trigger.NEW_LEG},
+    ),
     ("both legs, first log", [log(1, 4, legs=Legs.BOTH)], TODAY, {Trigger.BOTH_LEGS}),
-    ("both legs, again", [log(1, 4, legs=Legs.BOTH), log(2, 4, legs=Legs.BOTH)], TODAY,
-     {Trigger.BOTH_LEGS}),
+    (
+        "both legs, again",
+        [log(1, 4, legs=Legs.BOTH), log(2, 4, legs=Legs.BOTH)],
+        TODAY,
+        {Trigger.BOTH_LEGS},
+    ),
     # A step that raised pain.
     ("a step raised pain by 1", [log(1, 4, worse_step_keys=(5,), worse_by=1)], CALM, set()),
-    ("a step raised pain by 2", [log(1, 4, worse_step_keys=(5,), worse_by=2)], SOON,
-     {Trigger.STEP_RAISED_PAIN}),
+    (
+        "a step raised pain by 2",
+        [log(1, 4, worse_step_keys=(5,), worse_by=2)],
+        SOON,
+        {Trigger.STEP_RAISED_PAIN},
+    ),
     ("raised by 2 but no step named", [log(1, 4, worse_by=2)], CALM, set()),
     # Worse on 3 logs in a row.
-    ("worse 3 in a row", [log(n, 4, compared=Compared.WORSE) for n in (1, 2, 3)], SOON,
-     {Trigger.WORSE_THREE_TIMES}),
+    (
+        "worse 3 in a row",
+        [log(n, 4, compared=Compared.WORSE) for n in (1, 2, 3)],
+        SOON,
+        {Trigger.WORSE_THREE_TIMES},
+    ),
     ("worse 2 in a row", [log(n, 4, compared=Compared.WORSE) for n in (1, 2)], CALM, set()),
-    ("worse, much worse, worse", [log(1, 4, compared=Compared.WORSE),
-                                  log(2, 4, compared=Compared.MUCH_WORSE),
-                                  log(3, 4, compared=Compared.WORSE)], SOON,
-     {Trigger.WORSE_THREE_TIMES}),
-    ("broken by a same", [log(1, 4, compared=Compared.WORSE), log(2, 4, compared=Compared.WORSE),
-                          log(3, 4), log(4, 4, compared=Compared.WORSE)], CALM, set()),
-    ("3 logs in one day count", [log(1, 4, h, compared=Compared.WORSE) for h in (8, 12, 18)],
-     SOON, {Trigger.WORSE_THREE_TIMES}),
+    (
+        "worse, much worse, worse",
+        [
+            log(1, 4, compared=Compared.WORSE),
+            log(2, 4, compared=Compared.MUCH_WORSE),
+            log(3, 4, compared=Compared.WORSE),
+        ],
+        SOON,
+        {Trigger.WORSE_THREE_TIMES},
+    ),
+    (
+        "broken by a same",
+        [
+            log(1, 4, compared=Compared.WORSE),
+            log(2, 4, compared=Compared.WORSE),
+            log(3, 4),
+            log(4, 4, compared=Compared.WORSE),
+        ],
+        CALM,
+        set(),
+    ),
+    (
+        "3 logs in one day count",
+        [log(1, 4, h, compared=Compared.WORSE) for h in (8, 12, 18)],
+        SOON,
+        {Trigger.WORSE_THREE_TIMES},
+    ),
 ]
 
 
@@ -211,8 +273,7 @@ def test_no_check_in_says_the_clients_own_day_not_utcs():
     since = datetime(2026, 12, 1, 8, 0, tzinfo=new_york)
     plan = PlanState(phase=SUBSIDING, phase_since=since, started=since)
     evening = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)  # 3 Dec, 21:00 in New York
-    logs = [LogEntry(at=evening, day=evening.astimezone(new_york).date(), pain_now=2,
-                     worst_pain=3)]
+    logs = [LogEntry(at=evening, day=evening.astimezone(new_york).date(), pain_now=2, worst_pain=3)]
     result = assess(plan, logs, evening + 48 * HOUR)
     assert result.reason == "No check-in since 3 Dec"
 
@@ -295,9 +356,16 @@ def test_an_answer_from_before_the_hold_began_does_not_count():
 
 def test_a_safety_answer_is_not_a_pain_score():
     """A "yes" stops the form: its pain fields (0 here) are no day's D nor a comparison."""
-    answer = LogEntry(at=at(2), day=at(2).date(), pain_now=0, worst_pain=10,
-                      compared=Compared.MUCH_WORSE, legs=Legs.BOTH, woken=True,
-                      safety=Safety.DOCTOR)
+    answer = LogEntry(
+        at=at(2),
+        day=at(2).date(),
+        pain_now=0,
+        worst_pain=10,
+        compared=Compared.MUCH_WORSE,
+        legs=Legs.BOTH,
+        woken=True,
+        safety=Safety.DOCTOR,
+    )
     result = assess(hold_from(answer), [log(1, 3), answer], at(3))
     assert triggers(result) == {Trigger.SAFETY_DOCTOR}
 
@@ -320,17 +388,20 @@ def test_the_issues_story_reads_like_a_clinicians_note():
     [
         ([log(1, 7)], "Pain 7"),
         ([log(1, 5), log(3, 9)], "Pain 9 (was 5 on 2 Dec)"),
-        ([log(1, 2), log(2, 3), log(3, 4), log(4, 5)],
-         "Pain 5, up from an average of 3 on the 3 days before"),
-        ([log(1, 3), log(2, 4), log(3, 4), log(4, 6)],
-         "Pain 6, up from an average of 3.7 on the 3 days before"),
+        (
+            [log(1, 2), log(2, 3), log(3, 4), log(4, 5)],
+            "Pain 5, up from an average of 3 on the 3 days before",
+        ),
+        (
+            [log(1, 3), log(2, 4), log(3, 4), log(4, 6)],
+            "Pain 6, up from an average of 3.7 on the 3 days before",
+        ),
         ([log(1, 4, compared=Compared.MUCH_WORSE)], "Much worse"),
         ([log(1, 4, woken=True)], "Woken by pain"),
         ([log(1, 4, legs=Legs.BOTH)], "Symptoms in both legs"),
         ([log(1, 4), log(2, 4, legs=Legs.ONE)], "New symptoms in one leg"),
         ([log(1, 4, worse_step_keys=(5,), worse_by=3)], "A step raised pain by 3 (paused)"),
-        ([log(n, 4, compared=Compared.WORSE) for n in (1, 2, 3)],
-         "Worse on 3 check-ins in a row"),
+        ([log(n, 4, compared=Compared.WORSE) for n in (1, 2, 3)], "Worse on 3 check-ins in a row"),
     ],
 )
 def test_each_reason_in_words(logs, reason):
@@ -472,7 +543,8 @@ def rich_histories(draw, min_size: int = 0) -> list[LogEntry]:
                 legs=draw(st.sampled_from([Legs.NONE] * 4 + [Legs.ONE, Legs.BOTH])),
                 woken=draw(rare),
                 worse_by=raised,
-                worse_step_keys=(draw(st.integers(1, 5)),) if raised and draw(rare) is False
+                worse_step_keys=(draw(st.integers(1, 5)),)
+                if raised and draw(rare) is False
                 else (),
             )
         )
@@ -517,13 +589,18 @@ def worsened(entry: LogEntry, how: str, points: int) -> LogEntry:
     if how == "woken":
         return replace(entry, woken=True)
     return replace(
-        entry, worse_by=min(10, entry.worse_by + points), worse_step_keys=entry.worse_step_keys or (1,)
+        entry,
+        worse_by=min(10, entry.worse_by + points),
+        worse_step_keys=entry.worse_step_keys or (1,),
     )
 
 
 @PROPERTY
-@given(case=cases(min_size=1), how=st.lists(st.sampled_from(WORSENINGS), min_size=1, max_size=3),
-       points=st.integers(1, 4))
+@given(
+    case=cases(min_size=1),
+    how=st.lists(st.sampled_from(WORSENINGS), min_size=1, max_size=3),
+    points=st.integers(1, 4),
+)
 def test_property_a_worse_newest_log_never_lowers_the_level(case, how, points):
     plan, logs, now, seen_at = case
     newest = logs[-1]
@@ -540,8 +617,11 @@ def test_property_a_worse_newest_log_never_lowers_the_level(case, how, points):
             st.sampled_from(list(Level)),
             st.one_of(
                 st.none(),
-                st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                             timezones=st.sampled_from([UTC, ZoneInfo("America/New_York")])),
+                st.datetimes(
+                    min_value=datetime(2000, 1, 1),
+                    max_value=datetime(2100, 1, 1),
+                    timezones=st.sampled_from([UTC, ZoneInfo("America/New_York")]),
+                ),
             ),
         ),
         max_size=30,
