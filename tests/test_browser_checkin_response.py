@@ -117,6 +117,14 @@ def test_yes_opens_the_warning_signs_in_place_and_no_puts_the_questions_back(
         signs.wait_for(state="hidden")
         assert _group(page, "pain_now").is_visible()
 
+        # A sign ticked, then No: the tick stays in sight, since it still counts.
+        _choose(page, "warning", "Yes")
+        fever = signs.get_by_label("A fever or chills")
+        fever.check()
+        _choose(page, "warning", "No, none of them")
+        assert fever.is_visible() and fever.is_checked()
+        fever.uncheck()
+
         # Yes by mistake: "None of these after all" carries on with the check-in.
         _choose(page, "warning", "Yes")
         page.get_by_label("None of these after all").check()

@@ -29,7 +29,9 @@
     var yes = answer === "yes";
     if (details) {
       if (yes) { details.open = true; }
-      if (answer === "no") { details.open = false; }
+      // A ticked sign stays in sight: it counts even with "No" (never drop a red flag).
+      var ticked = form.querySelector("input[name=safety_signs]:checked");
+      if (answer === "no" && !ticked) { details.open = false; }
       details.classList.toggle("disclosed", yes);
     }
     if (after) { after.hidden = yes; }
