@@ -156,8 +156,8 @@ def practice_problem_count(practice: Practice) -> int:
     """How many of the practice's clients have stored data the app can't use: a zone that
     is not real, an unknown cadence or reset day, evening not after morning, or a step
     of an active plan whose video link no longer parses. Three small queries (distinct
-    zones, the clients matching, distinct video links of active plans); the JSON checks
-    stay on the client's page."""
+    zones, the clients matching, distinct video links of active plans), a fourth only
+    when a link is broken; the JSON checks stay on the client's page."""
     zones = Client.objects.filter(practice=practice).values_list("time_zone", flat=True)
     # order_by(): Meta.ordering would add the name to SELECT DISTINCT (a row per client).
     bad_zones = [name for name in zones.order_by().distinct() if known_zone(name) is None]

@@ -112,9 +112,10 @@ def test_the_practice_count_names_each_client_once(
     other = factories.practice_with_library()
     factories.ClientFactory(practice=other)
     Client.objects.filter(practice=other).update(time_zone="Mars/Base")
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(4):  # a fourth only because a link is broken
         assert data_problems.practice_problem_count(practice) == 4
-    assert data_problems.practice_problem_count(other) == 1
+    with django_assert_max_num_queries(3):
+        assert data_problems.practice_problem_count(other) == 1
 
 
 # --- loops ------------------------------------------------------------------------------------
