@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db import models
 
+from aftercare import triage
 from aftercare.forms import VideoUploadForm
 from aftercare.models import (
     Completion,
@@ -48,6 +49,21 @@ class PlanAdmin(admin.ModelAdmin):
     list_filter = ["phase"]
     inlines = [PlanStepInline]
     raw_id_fields = ["client", "session"]
+    list_display = [*list_display, "attention_level"]
+    readonly_fields = [
+        "attention_level",
+        "attention_reason",
+        "attention_at",
+        "attention_seen_at",
+        "attention_recheck_at",
+    ]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        # A plan added or changed here is assessed like one the app made (its clocks
+        # start; a phase set here ends or starts an alert level).
+        if obj.ended_at is None:
+            triage.attention_refresh(plan=obj)
 
 
 @admin.register(PhaseChange)

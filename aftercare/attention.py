@@ -246,12 +246,19 @@ def _legs_before(answered: list[LogEntry], log: LogEntry) -> Legs | None:
 
 
 def _first_of_each(found: list[Found]) -> list[Found]:
-    """One entry per trigger: the newest (a second "much worse" the same day adds nothing)."""
-    newest: dict[Trigger, Found] = {}
+    """One entry per trigger: the day's first (a second "both legs" or "much worse" the
+    same day is not news: no second email, and "Seen" covers it)."""
+    first: dict[Trigger, Found] = {}
     for item in found:
-        if item.trigger not in newest or item.at > newest[item.trigger].at:
-            newest[item.trigger] = item
-    return list(newest.values())
+        if item.trigger not in first or item.at < first[item.trigger].at:
+            first[item.trigger] = item
+    return list(first.values())
+
+
+def own_level(result: Attention, log_at: datetime) -> Level:
+    """The level of what one check-in itself raised (its own triggers), for the client's
+    reply: "better" after a week of flare is not a hard day, whatever the plan's level."""
+    return max((f.level for f in result.found if f.at == log_at), default=Level.CALM)
 
 
 def _worse_in_a_row(history: list[LogEntry]) -> list[Found]:

@@ -45,7 +45,7 @@ def symptom_log_create(
         plan = Plan.objects.select_for_update().get(pk=plan.pk)
         existing = SymptomLog.objects.filter(submission_key=submission_key).first()
         if existing is not None:
-            level = attention.Level(plan.attention_level)
+            level = triage.checkin_level(plan, existing)
             return CheckinResult(log=existing, duplicate=True, attention=level)
         signs = list(answers.get("safety_signs", []))
         log = SymptomLog.objects.create(
@@ -70,7 +70,9 @@ def _apply(plan: Plan, log: SymptomLog, now: datetime) -> CheckinResult:
         state = plan_state(plan)
     new_alerts = _raise(plan, taper.alerts(state, history, now), log, now)
     # Who needs the therapist now; urgent and today go to the outbox as an email.
-    level = triage.attention_refresh(plan=plan, now=now).level
+    result = triage.attention_refresh(plan=plan, now=now)
+    # The client's reply follows what this check-in raised, not the plan's standing level.
+    level = attention.own_level(result, log.at)
     return CheckinResult(log=log, decision=decision, new_alerts=new_alerts, attention=level)
 
 

@@ -101,7 +101,7 @@ def alert_message(reminder) -> EmailMultiAlternatives:
     """Urgent or today: who, why, and where to look. The subject says only who (lock
     screens); the reason is in the body, for the therapist's eyes."""
     plan, client, therapist = reminder.plan, reminder.client, reminder.therapist
-    level = Level(max(plan.attention_level, Level.TODAY))
+    level = Level.URGENT if plan.attention_level >= Level.URGENT else Level.TODAY
     return make_message(
         "therapist-alert",
         to=therapist.user.email,
@@ -111,7 +111,7 @@ def alert_message(reminder) -> EmailMultiAlternatives:
             "therapist": therapist,
             "page": therapist_page(client),
             "level": level,
-            "reason": plan.attention_reason or "A new check-in needs a look",
+            "reason": reminder.detail or plan.attention_reason or "A new check-in needs a look",
             "on_hold": plan.phase == Phase.HOLD,
         },
         message_id=reminder_message_id(reminder),
@@ -121,6 +121,8 @@ def alert_message(reminder) -> EmailMultiAlternatives:
 def digest_message(reminder) -> EmailMultiAlternatives:
     """The morning list of clients at soon or watch, as they stand when it is sent."""
     therapist = reminder.therapist
+    plans = selectors.digest_plans(therapist)
+    total = plans.count()
     rows = [
         {
             "client": plan.client,
@@ -128,7 +130,7 @@ def digest_message(reminder) -> EmailMultiAlternatives:
             "reason": plan.attention_reason,
             "page": therapist_page(plan.client),
         }
-        for plan in selectors.digest_plans(therapist)[:DIGEST_MAX]
+        for plan in plans[:DIGEST_MAX]
     ]
     return make_message(
         "therapist-digest",
@@ -137,7 +139,10 @@ def digest_message(reminder) -> EmailMultiAlternatives:
         context={
             "therapist": therapist,
             "rows": rows,
+            "total": total,
+            "more": total - len(rows),
             "settings_link": absolute(reverse("therapist-settings")),
+            "dashboard_link": absolute(reverse("therapist-dashboard")),
         },
         message_id=reminder_message_id(reminder),
     )

@@ -160,6 +160,11 @@ class Plan(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["client"], condition=models.Q(ended_at=None), name="one_active_plan"
+            ),
+            # Only the five levels: a stray value (SQL, an import) can't reach the digest.
+            models.CheckConstraint(
+                condition=models.Q(attention_level__in=[level.value for level in Level]),
+                name="plan_attention_level_known",
             )
         ]
         indexes = [
@@ -401,6 +406,9 @@ class Reminder(models.Model):
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     reason = models.CharField(max_length=300, blank=True)
+    # What an alert is about, as it was when it was queued (the plan may have moved on by
+    # the time a retry goes).
+    detail = models.CharField(max_length=300, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     queued_at = models.DateTimeField(null=True, blank=True)
     sending_at = models.DateTimeField(null=True, blank=True)

@@ -28,7 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Prefetch
 from django.utils import timezone
 
-from aftercare import emails, schedule, selectors
+from aftercare import data_problems, emails, schedule, selectors
 from aftercare.models import Completion, Heartbeat, Plan, PlanStep, Reminder
 from aftercare.phases import Frequency, Phase
 from clients.models import Client, known_zone
@@ -511,9 +511,9 @@ def _retry_later(reminder: Reminder, now: datetime, error: Exception) -> str:
 def _fail_bad_data(reminder: Reminder, error: Exception) -> str:
     """A row that the client's stored data keeps from being checked or written: failed,
     with the data problem in the therapist's words (never "the mail server refused it")."""
-    from aftercare import data_problems
-
-    problems = data_problems.client_problems(reminder.client, reminder.plan)
+    problems = (
+        data_problems.client_problems(reminder.client, reminder.plan) if reminder.client else []
+    )
     detail = "; ".join(problems) if problems else _describe(error)
     log.warning(
         "Client %s: reminder %s not sent, bad data: %s", reminder.client_id, reminder.id, detail

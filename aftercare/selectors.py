@@ -47,20 +47,41 @@ def plan_state(plan: Plan) -> taper.PlanState:
 
 
 def log_entry(log: SymptomLog) -> taper.LogEntry:
+    """A stored check-in as the rules read it. Tolerant: a value written behind the forms'
+    back (SQL, an import) is read as the nearest safe answer, so one bad old row never
+    stops the next check-in (an emergency included) or the tick; the client's page names
+    the bad value (data_problems)."""
+    pain_now, worst = _pain_or_zero(log.pain_now), _pain_or_zero(log.worst_pain)
+    safety = _answer(taper.Safety, log.safety, None)
+    if safety is None:  # unreadable: a warning-sign check-in has no pain answers
+        no_pain = log.pain_now is None and log.worst_pain is None
+        safety = taper.Safety.DOCTOR if no_pain else taper.Safety.NONE
+    steps = log.worse_steps if isinstance(log.worse_steps, list) else []
     return taper.LogEntry(
         at=log.at,
         day=log.day,
-        pain_now=log.pain_now or 0,
-        worst_pain=log.worst_pain or 0,
-        compared=taper.Compared(log.compared or taper.Compared.SAME),
-        safety=taper.Safety(log.safety),
-        flare_tap=log.flare_tap,
-        gone_tap=log.gone_tap,
-        worse_step_keys=tuple(log.worse_steps),
-        worse_by=log.worse_by,
-        legs=taper.Legs(log.legs or taper.Legs.NONE),
+        pain_now=pain_now,
+        worst_pain=worst,
+        compared=_answer(taper.Compared, log.compared, taper.Compared.SAME),
+        safety=safety,
+        flare_tap=bool(log.flare_tap),
+        gone_tap=bool(log.gone_tap),
+        worse_step_keys=tuple(key for key in steps if isinstance(key, int)),
+        worse_by=max(0, min(log.worse_by or 0, 10)),
+        legs=_answer(taper.Legs, log.legs, taper.Legs.NONE),
         woken=log.sleep == SymptomLog.Sleep.WOKEN,
     )
+
+
+def _pain_or_zero(value) -> int:
+    return max(0, min(int(value or 0), 10))
+
+
+def _answer(enum, value, default):
+    try:
+        return enum(value) if value else default
+    except ValueError:
+        return default
 
 
 log = logging.getLogger(__name__)
@@ -273,7 +294,12 @@ def plan_open_alerts(plan: Plan) -> list[Alert]:
 
 def digest_plans(therapist: Therapist) -> QuerySet[Plan]:
     """Active plans of the therapist's clients at soon or watch, the most pressing first."""
-    mine = Q(client__primary_therapist=therapist) | Q(client__primary_therapist=None)
+    # Their own clients, and those with no therapist or one who has left (as alerts go).
+    mine = (
+        Q(client__primary_therapist=therapist)
+        | Q(client__primary_therapist=None)
+        | Q(client__primary_therapist__user__is_active=False)
+    )
     return (
         Plan.objects.filter(
             mine,

@@ -156,10 +156,18 @@ def phase_set(
     return None
 
 
-def plan_resume(*, plan: Plan, phase: Phase, by: User) -> None:
+def plan_resume(*, plan: Plan, phase: Phase, by: User) -> bool:
     """One action from a safety alert: the therapist has been in touch, the routine goes
-    on in `phase`, the safety alerts are handled and the row counts as seen."""
+    on in `phase`, the safety alerts are handled and the row counts as seen. False (and
+    nothing done) when the plan is no longer on hold (a second tab, a second tap)."""
     with transaction.atomic():
+        plan = Plan.objects.select_for_update().select_related("client").get(pk=plan.pk)
+        if plan.phase != Phase.HOLD or plan.ended_at is not None:
+            return False
+        now = timezone.now()
+        # Seen first: what the therapist looked at before resuming is not news to email.
+        plan.attention_seen_at = now
+        plan.save(update_fields=["attention_seen_at"])
         phase_set(
             plan=plan,
             phase=phase,
@@ -167,11 +175,10 @@ def plan_resume(*, plan: Plan, phase: Phase, by: User) -> None:
             by=by,
             reason=f"Resumed in {phase.label} by the therapist after a warning sign.",
         )
-        now = timezone.now()
         plan.alerts.filter(
             resolved_at=None, kind__in=[Trigger.SAFETY_EMERGENCY, Trigger.SAFETY_DOCTOR]
         ).update(resolved_at=now, resolved_by=by)
-        triage.attention_seen(plan=plan, by=by, now=now)
+    return True
 
 
 def _phase_set_audit(plan: Plan, phase: Phase, pinned: bool, by: User) -> None:

@@ -8,7 +8,7 @@ the outbox: urgent and today at once, soon and watch in one morning digest per t
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_LOGS = 60  # the newest check-ins read: the rules look back 3 logged days at most
 RECHECK_BATCH = 1000  # plans whose clock ran out, re-assessed per tick
+RECHECK_LATER = timedelta(minutes=5)  # a plan whose re-check failed is tried again then
 DIGEST_AT = time(7, 30)  # in the practice's zone (TAPER.md)
 DIGEST_UNTIL = time(18, 0)  # a digest held up all day is no longer a morning digest
 Kind = Reminder.Kind
@@ -33,9 +34,7 @@ def attention_refresh(*, plan: Plan, now: datetime | None = None) -> attention.A
     just reached urgent or today (a new trigger at that level, not the same one again).
     Call it inside the transaction that changed the plan or its logs."""
     now = now or timezone.now()
-    rows = plan.logs.order_by("-at", "-id")[:HISTORY_LOGS]
-    logs = [selectors.log_entry(row) for row in reversed(rows)]
-    result = attention.assess(selectors.plan_state(plan), logs, now, plan.attention_seen_at)
+    result = assess(plan, now)
     was_level, was_at = plan.attention_level, plan.attention_at
     plan.attention_level = result.level.value
     plan.attention_reason = result.reason[:300]
@@ -53,6 +52,19 @@ def attention_refresh(*, plan: Plan, now: datetime | None = None) -> attention.A
     return result
 
 
+def assess(plan: Plan, now: datetime | None = None) -> attention.Attention:
+    """The plan's attention as the rules see it now (reads only, stores nothing)."""
+    now = now or timezone.now()
+    rows = plan.logs.order_by("-at", "-id")[:HISTORY_LOGS]
+    logs = [selectors.log_entry(row) for row in reversed(rows)]
+    return attention.assess(selectors.plan_state(plan), logs, now, plan.attention_seen_at)
+
+
+def checkin_level(plan: Plan, log) -> attention.Level:
+    """What one check-in itself raised: the level the client's reply is pitched at."""
+    return attention.own_level(assess(plan), log.at)
+
+
 def attention_seen(*, plan: Plan, by, now: datetime | None = None) -> attention.Attention:
     """The therapist has looked: the row drops to calm until something new triggers. A
     safety hold stays at its level until the therapist resumes the routine."""
@@ -68,29 +80,50 @@ def attention_recheck_due(*, now: datetime | None = None) -> int:
     """Plans whose clock ran out since they were last assessed (the tick, every minute).
     Only those are read, so a steady tick costs one indexed query."""
     now = now or timezone.now()
-    due = (
-        Plan.objects.filter(ended_at=None, attention_recheck_at__lte=now)
-        .select_related("client")
-        .order_by("attention_recheck_at")[:RECHECK_BATCH]
-    )
     done = 0
-    for plan in due:
+    for plan_id in _recheck_due_ids(now):
         try:
-            with transaction.atomic():
-                attention_refresh(plan=plan, now=now)
-            done += 1
+            done += _recheck(plan_id, now)
         except Exception:
-            # One plan's bad data must not stop the others' (nor the tick's sending).
-            log.exception("Plan %s: attention could not be re-assessed", plan.pk)
-            Plan.objects.filter(pk=plan.pk).update(attention_recheck_at=None)
+            # One plan's bad data must not stop the others' (nor the tick's sending); it
+            # is tried again a little later rather than dropped for good.
+            log.exception("Plan %s: attention could not be re-assessed", plan_id)
+            Plan.objects.filter(pk=plan_id).update(attention_recheck_at=now + RECHECK_LATER)
     return done
 
 
+def _recheck_due_ids(now: datetime) -> list[int]:
+    return list(
+        Plan.objects.filter(ended_at=None, attention_recheck_at__lte=now)
+        .order_by("attention_recheck_at")
+        .values_list("pk", flat=True)[:RECHECK_BATCH]
+    )
+
+
+def _recheck(plan_id: int, now: datetime) -> int:
+    with transaction.atomic():
+        # Locked and read afresh: a check-in committed since the list was read (an
+        # emergency, say) is assessed, never overwritten by a stale copy; one that comes
+        # while this runs waits for the lock and then assesses after it.
+        plan = (
+            Plan.objects.select_for_update(of=("self",))
+            .select_related("client")
+            .filter(pk=plan_id, ended_at=None, attention_recheck_at__lte=now)
+            .first()
+        )
+        if plan is None:
+            return 0
+        attention_refresh(plan=plan, now=now)
+        return 1
+
+
 def therapists_for(client: Client) -> list[Therapist]:
-    """The client's own therapist, or every therapist of the practice when none is set."""
-    if client.primary_therapist_id:
-        return [client.primary_therapist]
-    return list(client.practice.therapists.select_related("user"))
+    """The client's own therapist, or every therapist of the practice when none is set or
+    theirs has left (a deactivated login): an alert never goes only to someone gone."""
+    own = client.primary_therapist
+    if own is not None and own.user.is_active:
+        return [own]
+    return list(client.practice.therapists.filter(user__is_active=True).select_related("user"))
 
 
 def alert_emails_add(*, plan: Plan, result: attention.Attention, now: datetime) -> list[int]:
@@ -106,9 +139,31 @@ def alert_emails_add(*, plan: Plan, result: attention.Attention, now: datetime) 
             slot_key=f"alert/{plan.pk}/{stamp}/{therapist.pk}",
             slot_day=now.date(),
             due_at=now,
+            # The reason as it was: a retry hours later still says what happened.
+            detail=result.reason[:300],
         )
         for therapist in therapists_for(client)
     ]
+    if not rows:
+        # Nobody to tell: a failed row on the client's page says so, and the log.
+        log.error("Client %s needs a therapist now, but the practice has none", client.pk)
+        Reminder.objects.bulk_create(
+            [
+                Reminder(
+                    client=client,
+                    plan=plan,
+                    kind=Kind.ALERT,
+                    slot_key=f"alert/{plan.pk}/{stamp}/none",
+                    slot_day=now.date(),
+                    due_at=now,
+                    status=Reminder.Status.FAILED,
+                    reason="Not sent: no therapist at the practice to tell.",
+                    detail=result.reason[:300],
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        return []
     return reminders.outbox_add(rows, now=now)
 
 
@@ -132,7 +187,9 @@ def digests_plan(*, now: datetime | None = None) -> int:
         key = f"digest/{local.date()}"
         planned = Reminder.objects.filter(therapist=OuterRef("pk"), kind=Kind.DIGEST, slot_key=key)
         therapists = (
-            Therapist.objects.filter(practice__time_zone=zone_name, digest_emails=True)
+            Therapist.objects.filter(
+                practice__time_zone=zone_name, digest_emails=True, user__is_active=True
+            )
             .exclude(Exists(planned))
             .select_related("user", "practice")
         )

@@ -421,11 +421,12 @@ def test_several_reasons_most_severe_first_each_once():
         "Pain 9 (was 4 on 3 Dec); symptoms in both legs; "
         "much worse; woken by pain; worse on 3 check-ins in a row"
     )  # no jump: only 2 logged days before
-    # One entry per trigger, the newest: the second "much worse" of the day.
+    # One entry per trigger, the day's first: a second "much worse" (or "both legs") the
+    # same day is not news (no second email; Seen covers it).
     assert [f.trigger for f in result.found].count(Trigger.MUCH_WORSE) == 1
-    assert next(f for f in result.found if f.trigger is Trigger.MUCH_WORSE).at == logs[-1].at
-    # The row's time is the newest trigger of its level (both legs at 20:00).
-    assert result.at == logs[-1].at
+    assert next(f for f in result.found if f.trigger is Trigger.MUCH_WORSE).at == logs[2].at
+    # The row's time is the newest trigger of its level (pain 9 and both legs at 08:00).
+    assert result.at == logs[2].at
 
 
 def test_a_long_flare_and_todays_pain_read_together():
@@ -687,3 +688,41 @@ def test_property_assess_never_raises_and_ignores_input_order(case, phase):
     assert isinstance(result.level, Level)
     if result.recheck_at is not None:
         assert result.recheck_at >= now
+
+
+# --- edges that mutation testing found unpinned (`make mutation`, docs/testing.md) ------------
+
+
+def found_of(result, trigger: Trigger):
+    (item,) = [f for f in result.found if f.trigger is trigger]
+    return item
+
+
+def test_the_baseline_takes_each_days_highest_log():
+    # Day 1 logged 5 then 1: its D is 5, the baseline 5, 1, 1 (mean 2.3): 4 is no jump.
+    logs = [log(1, 5, 9), log(1, 1, 20), log(2, 1), log(3, 1), log(4, 4)]
+    result = judge(logs)
+    assert (result.level, triggers(result)) == (CALM, set())
+
+
+def test_a_jump_from_days_of_no_pain_at_all():
+    result = judge([log(1, 0), log(2, 0), log(3, 0), log(4, 2)])
+    assert (result.level, triggers(result)) == (SOON, {Trigger.PAIN_JUMP})
+
+
+@pytest.mark.parametrize("answer", [Safety.EMERGENCY, Safety.DOCTOR])
+def test_a_safety_answer_is_dated_by_its_log(answer):
+    answered = safety_log(2, answer)
+    result = judge([log(1, 3), answered], plan=hold_from(answered))
+    assert result.at == answered.at
+    assert {f.at for f in result.found if f.trigger.is_safety} == {answered.at}
+
+
+def test_worse_three_times_is_dated_by_the_third():
+    logs = [log(n, 3, compared=Compared.WORSE) for n in (1, 2, 3)]
+    assert found_of(judge(logs), Trigger.WORSE_THREE_TIMES).at == logs[-1].at
+
+
+def test_a_log_stamped_exactly_now_counts():
+    result = judge([log(1, 9)], now=at(1))
+    assert result.level == TODAY

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from django.core import mail
 from django.db import connection
 from django.test import Client as Browser
@@ -311,8 +312,10 @@ def test_one_plans_bad_data_does_not_stop_the_others_recheck(clock, person, capl
     assert level_of(fine) is Level.WATCH
     assert level_of(martian) is Level.WATCH  # an unknown zone falls back to the practice's
     assert "could not be re-assessed" in caplog.text
-    # The broken plan is not retried every minute: its clock is cleared.
-    assert Plan.objects.get(pk=broken.pk).attention_recheck_at is None
+    # The broken plan is not retried every minute, nor dropped for good: a few minutes on
+    # (a passing error, a serialization failure, deserves another go).
+    retry_at = Plan.objects.get(pk=broken.pk).attention_recheck_at
+    assert retry_at == timezone.now() + triage.RECHECK_LATER
     assert triage.attention_recheck_due() == 0
 
 

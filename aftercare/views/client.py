@@ -16,7 +16,7 @@ from sesame.utils import get_query_string
 from sesame.utils import get_user as sesame_get_user
 from sesame.views import LoginView
 
-from aftercare import calendars, checkins, emails, safety, selectors, services
+from aftercare import calendars, checkins, emails, safety, selectors, services, triage
 from aftercare.attention import Level
 from aftercare.forms import CheckinForm, ClientSettingsForm, NewLinkForm
 from aftercare.phases import PHASE_SENTENCES, Phase
@@ -232,7 +232,7 @@ def checkin(request: HttpRequest) -> HttpResponse:
 
 def _checkin_saved(request: HttpRequest, client: Client, plan, key: str) -> HttpResponse:
     """After a check-in at soon or today: a hard day, who knows, what to do now. Only for
-    the plan's newest log, and only while the plan is at that level; otherwise Today."""
+    the plan's newest log, and only while what it raised still stands; otherwise Today."""
     try:
         key = uuid.UUID(key)
     except ValueError:
@@ -240,7 +240,8 @@ def _checkin_saved(request: HttpRequest, client: Client, plan, key: str) -> Http
     newest = plan.logs.order_by("-at", "-id").first()
     if newest is None or newest.submission_key != key or newest.safety != "none":
         return redirect("client-today")
-    level = plan.attention_level or Level.CALM  # an int: a stray stored value never errors
+    # What this check-in itself raised ("better" after a long flare is not a hard day).
+    level = triage.checkin_level(plan, newest)
     if level < Level.SOON:
         return redirect("client-today")
     moved = plan.phase_changes.filter(at=newest.at).order_by("-id").first()

@@ -153,10 +153,13 @@ def plan_resume(request: HttpRequest, public_id) -> HttpResponse:
         messages.error(request, "Choose the phase the routine goes on in.")
     else:
         phase = Phase(form.cleaned_data["phase"])
-        services.plan_resume(plan=plan, phase=phase, by=request.user)
-        messages.success(
-            request, f"Routine resumed in {phase.label}. {client.first_name}'s reminders restart."
-        )
+        if services.plan_resume(plan=plan, phase=phase, by=request.user):
+            messages.success(
+                request,
+                f"Routine resumed in {phase.label}. {client.first_name}'s reminders restart.",
+            )
+        else:  # resumed meanwhile, from another tab or by a colleague
+            messages.info(request, "The routine is not on hold.")
     return redirect("therapist-client", public_id=client.public_id)
 
 
@@ -164,8 +167,10 @@ def plan_resume(request: HttpRequest, public_id) -> HttpResponse:
 def settings_page(request: HttpRequest) -> HttpResponse:
     """The therapist's own settings: the morning digest."""
     therapist = get_therapist(request)
-    form = TherapistSettingsForm(request.POST or None, instance=therapist)
-    if request.method == "POST" and form.is_valid():
+    # Not `request.POST or None`: unticking the only box posts no field of the form.
+    data = request.POST if request.method == "POST" else None
+    form = TherapistSettingsForm(data, instance=therapist)
+    if form.is_bound and form.is_valid():
         form.save()
         messages.success(request, "Settings saved.")
         return redirect("therapist-settings")
