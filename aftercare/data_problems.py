@@ -177,9 +177,7 @@ def practice_problem_count(practice: Practice) -> int:
     links = steps.exclude(video_url="").values_list("video_url", flat=True).order_by().distinct()
     broken = [url for url in links if not _parses(url)]
     if broken:
-        clients |= set(
-            steps.filter(video_url__in=broken).values_list("plan__client_id", flat=True)
-        )
+        clients |= set(steps.filter(video_url__in=broken).values_list("plan__client_id", flat=True))
     return len(clients)
 
 
