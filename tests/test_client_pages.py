@@ -350,8 +350,11 @@ def test_it_shows_the_whole_plan_empty_state_without_a_plan(phone, client_person
 # --- Email me a new link ----------------------------------------------------------------------
 
 
-def test_it_emails_a_new_link_to_a_known_address(client, client_person, plan):
-    response = client.post(reverse("client-new-link"), {"email": client_person.email.upper()})
+def test_it_emails_a_new_link_to_a_known_address(
+    client, client_person, plan, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("client-new-link"), {"email": client_person.email.upper()})
     assert response.status_code == 200
     assert "Check your email" in text(response)
     assert len(mail.outbox) == 1
@@ -360,10 +363,15 @@ def test_it_emails_a_new_link_to_a_known_address(client, client_person, plan):
     assert client.get(path)["Location"] == reverse("client-today")
 
 
-def test_it_says_the_same_for_an_unknown_address_and_sends_nothing(client, client_person):
-    known = client.post(reverse("client-new-link"), {"email": client_person.email})
+def test_it_says_the_same_for_an_unknown_address_and_sends_nothing(
+    client, client_person, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        known = client.post(reverse("client-new-link"), {"email": client_person.email})
+    assert len(mail.outbox) == 1
     mail.outbox.clear()
-    unknown = client.post(reverse("client-new-link"), {"email": "stranger@example.com"})
+    with django_capture_on_commit_callbacks(execute=True):
+        unknown = client.post(reverse("client-new-link"), {"email": "stranger@example.com"})
     assert unknown.status_code == known.status_code == 200
     assert mail.outbox == []
     assert text(unknown).replace("stranger@example.com", "X") == text(known).replace(
@@ -371,10 +379,13 @@ def test_it_says_the_same_for_an_unknown_address_and_sends_nothing(client, clien
     )
 
 
-def test_it_sends_nothing_to_an_inactive_client(client, client_person):
+def test_it_sends_nothing_to_an_inactive_client(
+    client, client_person, django_capture_on_commit_callbacks
+):
     client_person.active = False
     client_person.save()
-    response = client.post(reverse("client-new-link"), {"email": client_person.email})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("client-new-link"), {"email": client_person.email})
     assert "Check your email" in text(response)
     assert mail.outbox == []
 
@@ -386,13 +397,17 @@ def test_it_asks_again_for_an_invalid_address(client, db):
     assert mail.outbox == []
 
 
-def test_it_limits_new_links_per_address(client, client_person, settings):
+def test_it_limits_new_links_per_address(
+    client, client_person, settings, django_capture_on_commit_callbacks
+):
     url = reverse("client-new-link")
     for _ in range(settings.NEW_LINK_PER_EMAIL):
-        client.post(url, {"email": client_person.email})
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(url, {"email": client_person.email})
     assert len(mail.outbox) == settings.NEW_LINK_PER_EMAIL
 
-    response = client.post(url, {"email": client_person.email.upper()})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"email": client_person.email.upper()})
     assert "We've sent several links already" in text(response)
     assert len(mail.outbox) == settings.NEW_LINK_PER_EMAIL
 

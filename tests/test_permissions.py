@@ -83,6 +83,7 @@ THERAPIST_PAGES = {
     "exercise add": lambda w: reverse("therapist-exercise-add"),
     "exercise edit": lambda w: reverse("therapist-exercise-edit", args=[w.exercise.pk]),
     "client delete": _person_url("therapist-client-delete"),
+    "settings": lambda w: reverse("therapist-settings"),
 }
 
 # The pages that name one of this practice's clients or exercises in the URL.
@@ -146,6 +147,8 @@ THERAPIST_WRITES = {
     "plan end": (_person_url("therapist-plan-end"), lambda w: {}),
     "phase": (_person_url("therapist-phase"), lambda w: {"phase": "hold", "pinned": "on"}),
     "link send": (_person_url("therapist-link-send"), lambda w: {}),
+    "seen": (_person_url("therapist-seen"), lambda w: {}),
+    "resume": (_person_url("therapist-resume"), lambda w: {"phase": "subsiding"}),
     "link revoke": (_person_url("therapist-link-revoke"), lambda w: {}),
     # An export writes a History line, so it is a POST like the other actions.
     "client export": (_person_url("therapist-client-export"), lambda w: {"format": "json"}),

@@ -498,9 +498,12 @@ def test_it_attributes_phase_changes_from_a_check_in_and_the_flare_button_to_the
     assert "after the client&#x27;s button" in history_section(page)
 
 
-def test_it_records_links_sent_and_revoked_and_data_exported(therapist, client_person, mailoutbox):
+def test_it_records_links_sent_and_revoked_and_data_exported(
+    therapist, client_person, mailoutbox, django_capture_on_commit_callbacks
+):
     desk = desk_for(therapist)
-    desk.post(reverse("therapist-link-send", args=[client_person.public_id]))
+    with django_capture_on_commit_callbacks(execute=True):
+        desk.post(reverse("therapist-link-send", args=[client_person.public_id]))
     desk.post(reverse("therapist-link-revoke", args=[client_person.public_id]))
     export(desk, client_person, "csv")
     export(desk, client_person, "json")
