@@ -62,7 +62,7 @@ clean:
 
 # Mutation testing (issue 10, docs/testing.md): mutmut over the safety-critical pure modules
 # (taper, schedule, safety, tokens, attention), each against its fast tests on SQLite with
-# no services, in a copy of the last commit under var/mutation/. Not in CI; slow (~20 min
+# no services, in a copy of the last commit under var/mutation/. Not in CI; slow (20-30 min
 # on 2 cores). MUTATION_ARGS="taper schedule" for some modules, --worktree for uncommitted
 # files. Prints the score per module and the survivors; writes var/mutation/results.json.
 .PHONY: mutation
