@@ -120,25 +120,43 @@ def _step_problems(plan: Plan) -> list[str]:
     return problems
 
 
+_LOG_CHOICES = ("safety", "compared", "legs", "sleep")
+_LOG_SCALES = {"pain_now": 10, "worst_pain": 10, "worse_by": 10}
+
+
 def _log_problems(plan: Plan) -> list[str]:
     problems = []
-    rows = SymptomLog.objects.filter(plan=plan).values_list(
-        "at", "safety_signs", "steps_done", "worse_steps"
+    choices = {
+        name: {str(value) for value, _ in SymptomLog._meta.get_field(name).flatchoices}
+        for name in _LOG_CHOICES
+    }
+    rows = SymptomLog.objects.filter(plan=plan).values(
+        "at", "safety_signs", "steps_done", "worse_steps", *_LOG_CHOICES, *_LOG_SCALES
     )
-    for at, signs, done, worse in rows:
+    for row in rows:
         bad = [
             label
             for label, value, kind in (
-                ("warning signs", signs, str),
-                ("steps done", done, int),
-                ("steps that made it worse", worse, int),
+                ("warning signs", row["safety_signs"], str),
+                ("steps done", row["steps_done"], int),
+                ("steps that made it worse", row["worse_steps"], int),
             )
             if not (isinstance(value, list) and all(_is(item, kind) for item in value))
         ]
+        bad += [
+            f"{name.replace('_', ' ')} “{row[name]}”"
+            for name in _LOG_CHOICES
+            if row[name] and row[name] not in choices[name]
+        ]
+        bad += [
+            f"{name.replace('_', ' ')} {row[name]}"
+            for name, top in _LOG_SCALES.items()
+            if row[name] is not None and not 0 <= row[name] <= top
+        ]
         if bad:
             problems.append(
-                f"Check-in of {at:%d %b %Y}: {', '.join(bad)} not stored as a list the app "
-                "can read; left out of the pages (the export has it as stored)."
+                f"Check-in of {row['at']:%d %b %Y}: {', '.join(bad)}: not an answer the app "
+                "stores; it may be left out of the pages (the export has it as stored)."
             )
     return problems
 

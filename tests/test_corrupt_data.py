@@ -88,6 +88,11 @@ CASES = [
     Case("safety signs a number", "log", "safety_signs = %s", ("7",), "Check-in"),
     Case("steps done an object", "log", "steps_done = %s", ('{"a": 1}',), "Check-in"),
     Case("worse steps a string", "log", "worse_steps = %s", ('"x"',), "Check-in"),
+    Case("compared", "log", "compared = %s", ("sideways",), "compared “sideways”"),
+    Case("legs", "log", "legs = %s", ("three",), "legs “three”"),
+    Case("sleep", "log", "sleep = %s", ("never",), "sleep “never”"),
+    Case("safety", "log", "safety = %s", ("maybe",), "safety “maybe”"),
+    Case("worst pain", "log", "worst_pain = %s", (11,), "worst pain 11"),
 ]
 
 
