@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum, StrEnum
 
 from aftercare import taper
@@ -21,6 +21,9 @@ from aftercare.taper import Compared, Legs, LogEntry, PlanState, Safety
 
 # D of 9 or more is close to the worst pain imaginable: the therapist hears today.
 SEVERE_PAIN = 9
+# A clock's trigger (long flare, no check-in, no Maintenance) that still holds comes
+# back this often after it first fired, so "Seen" is never final while it lasts.
+AGAIN_EVERY = timedelta(days=7)
 
 
 class Level(IntEnum):
@@ -309,7 +312,11 @@ def _clocks(
     found, running = [], []
     for trigger, at, words in clocks:
         if now > at or (now == at and trigger is not Trigger.FLARE_OVER_7_DAYS):
-            found.append(Found(trigger, at, words))
+            # Still true a week later is news again: a "Seen" covers one week, so a flare
+            # at day 30 or a client silent for a month comes back to the therapist.
+            weeks = (now - at) // AGAIN_EVERY
+            found.append(Found(trigger, at + weeks * AGAIN_EVERY, words))
+            running.append(at + (weeks + 1) * AGAIN_EVERY)
         else:
             running.append(at)
     return found, min(running) if running else None

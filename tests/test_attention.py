@@ -475,10 +475,16 @@ def test_a_clock_that_runs_out_after_seen_counts():
     assert (result.level, triggers(result)) == (WATCH, {Trigger.NO_LOG})
 
 
-def test_a_clock_that_ran_out_before_seen_stays_seen():
+def test_a_clock_that_ran_out_before_seen_stays_seen_for_a_week_then_comes_back():
+    """Seen covers one week of a clock's trigger: still silent a week on is news again
+    (a flare at day 30, a client silent for a month must come back to the therapist)."""
     plan = state(SUBSIDING)
-    logs = [log(1, 4)]
-    assert assess(plan, logs, at(10), seen_at=at(4)).level is CALM
+    logs = [log(1, 4)]  # no check-in since day 1: the clock ran out on day 3
+    assert assess(plan, logs, at(9), seen_at=at(4)).level is CALM
+    again = assess(plan, logs, at(10), seen_at=at(4))
+    assert again.level is WATCH and again.at == at(10)  # day 3 + 7 days
+    assert again.reason == "No check-in since 2 Dec"
+    assert assess(plan, logs, at(4), seen_at=at(4)).recheck_at == at(10)
 
 
 # --- recheck_at ------------------------------------------------------------------------------
@@ -489,8 +495,9 @@ def test_recheck_at_is_the_earliest_clock_still_running():
     logs = [log(1, 4)]
     assert assess(plan, logs, at(1, 10)).recheck_at == at(3, 9)  # no check-in first
     assert assess(plan, logs, at(4)).recheck_at == plan.phase_since + 7 * DAY  # then the flare
-    assert assess(plan, logs, at(8)).recheck_at == plan.started + 42 * DAY  # then 6 weeks
-    assert assess(plan, logs, at(43)).recheck_at is None  # every clock has run out
+    # Then each clock that ran out comes back weekly: no check-in again on day 10.
+    assert assess(plan, logs, at(8)).recheck_at == at(10)
+    assert assess(plan, logs, at(43)).recheck_at == at(45)  # no check-in: days 3, 10, ... 45
     # Seen changes no clock.
     assert assess(plan, logs, at(1, 10), seen_at=at(1, 10)).recheck_at == at(3, 9)
 
