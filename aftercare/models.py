@@ -147,10 +147,11 @@ class Plan(models.Model):
     # Who needs the therapist (aftercare.attention), kept by services.attention_refresh
     # whenever a log, a phase or "Seen" changes it, and by the tick when a clock runs out,
     # so the dashboard sorts and pages in the database.
+    # db_default too: the planner and the benchmarks write rows by raw SQL.
     attention_level = models.PositiveSmallIntegerField(
-        choices=LEVEL_CHOICES, default=Level.CALM.value
+        choices=LEVEL_CHOICES, default=Level.CALM.value, db_default=Level.CALM.value
     )
-    attention_reason = models.CharField(max_length=300, blank=True)
+    attention_reason = models.CharField(max_length=300, blank=True, db_default="")
     attention_at = models.DateTimeField(null=True, blank=True)  # the newest trigger
     attention_seen_at = models.DateTimeField(null=True, blank=True)  # "Seen" tapped
     attention_recheck_at = models.DateTimeField(null=True, blank=True)  # a clock runs out
@@ -408,7 +409,7 @@ class Reminder(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     # What an alert is about, as it was when it was queued (the plan may have moved on by
     # the time a retry goes).
-    detail = models.CharField(max_length=300, blank=True)
+    detail = models.CharField(max_length=300, blank=True, db_default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     queued_at = models.DateTimeField(null=True, blank=True)
     sending_at = models.DateTimeField(null=True, blank=True)

@@ -201,8 +201,8 @@ Row = tuple[int, int | None, str, str, date, datetime]
 _INSERT_SQL = """
     INSERT INTO aftercare_reminder
         (client_id, plan_id, kind, slot_key, slot_day, due_at,
-         status, reason, attempts, interrupted, created_at)
-    SELECT c, p, k, s, d, t, 'pending', '', 0, false, %s
+         status, reason, detail, attempts, interrupted, created_at)
+    SELECT c, p, k, s, d, t, 'pending', '', '', 0, false, %s
     FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::date[],
                 %s::timestamptz[]) AS r(c, p, k, s, d, t)
     ON CONFLICT DO NOTHING

@@ -705,8 +705,8 @@ def reminders_child(plans: int) -> None:
             """
             INSERT INTO aftercare_reminder
                 (client_id, plan_id, kind, slot_key, slot_day, due_at, status, reason,
-                 attempts, interrupted, created_at)
-            SELECT c, p, k, s, d, t, 'pending', '', 0, false, now()
+                 detail, attempts, interrupted, created_at)
+            SELECT c, p, k, s, d, t, 'pending', '', '', 0, false, now()
             FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::date[],
                         %s::timestamptz[]) AS r(c, p, k, s, d, t)
             ON CONFLICT DO NOTHING

@@ -138,7 +138,9 @@ class Therapist(models.Model):
     display_name = models.CharField(max_length=150)
     # The 07:30 email listing the clients at soon or watch (Settings turns it off).
     digest_emails = models.BooleanField(
-        default=True, help_text="A morning email listing the clients who need a look soon."
+        default=True,
+        db_default=True,
+        help_text="A morning email listing the clients who need a look soon."
     )
 
     def __str__(self) -> str:
