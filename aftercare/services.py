@@ -5,7 +5,6 @@ Keyword-only, type-hinted; every multi-step write in one transaction.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -362,8 +361,8 @@ def client_link_send(*, client: Client, by: User | None, first: bool = False) ->
     """Put the email with the client's link in the outbox and note it in the History.
     The request never waits for the mail server: a worker sends it after commit."""
     with transaction.atomic():
-        link_email_add(client=client, first=first)
-        audit_event_record(client=client, by=by, action=AuditEvent.Action.LINK_SENT)
+        if link_email_add(client=client, first=first):  # not a double tap
+            audit_event_record(client=client, by=by, action=AuditEvent.Action.LINK_SENT)
 
 
 def link_email_add(*, client: Client, first: bool = False) -> list[int]:
@@ -371,8 +370,9 @@ def link_email_add(*, client: Client, first: bool = False) -> list[int]:
     row = Reminder(
         client=client,
         kind=Reminder.Kind.LINK,
-        # "first" picks the welcome wording; the rest makes every request its own email.
-        slot_key=f"link/{'first' if first else 'again'}/{uuid.uuid4().hex[:16]}",
+        # "first" picks the welcome wording; one email per minute at most: a double tap
+        # (or a second tab) on "Email a new link" finds the first row and adds nothing.
+        slot_key=f"link/{'first' if first else 'again'}/{now:%Y-%m-%dT%H:%M}",
         slot_day=now.date(),
         due_at=now,
     )

@@ -603,6 +603,17 @@ def test_it_emails_the_client_a_new_link(
     assert not subject_words & set(HEALTH_WORDS), message.subject
 
 
+def test_email_a_new_link_tapped_twice_sends_one_and_notes_one(
+    therapist_client, client_person, plan, django_capture_on_commit_callbacks
+):
+    url = reverse("therapist-link-send", args=[client_person.public_id])
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert therapist_client.post(url).status_code == 302
+    assert len(mail.outbox) == 1
+    assert client_person.audit_events.filter(action="link_sent").count() == 1
+
+
 def test_it_revokes_the_clients_links(therapist_client, client_person, plan):
     old_link = emails.client_link(client_person).removeprefix("http://testserver")
     response = therapist_client.post(
