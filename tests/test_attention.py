@@ -15,7 +15,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from aftercare.attention import Level, Trigger, assess, sort_key
+from aftercare.attention import Level, Trigger, assess, own_level, sort_key
 from aftercare.phases import Phase
 from aftercare.taper import Compared, Legs, LogEntry, PlanState, Safety
 from tests.test_taper import histories, plan_states
@@ -733,3 +733,12 @@ def test_worse_three_times_is_dated_by_the_third():
 def test_a_log_stamped_exactly_now_counts():
     result = judge([log(1, 9)], now=at(1))
     assert result.level == TODAY
+
+
+def test_a_check_in_own_level_is_what_it_raised_itself():
+    # The third "worse" raises worse-three-times (soon); the first two raised nothing.
+    logs = [log(n, 3, compared=Compared.WORSE) for n in (1, 2, 3)]
+    result = judge(logs)
+    assert own_level(result, logs[-1].at) == SOON
+    assert own_level(result, logs[0].at) == CALM
+    assert own_level(judge([log(1, 3)]), at(1)) == CALM
