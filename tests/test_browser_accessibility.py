@@ -112,7 +112,7 @@ def test_the_main_pages_have_no_serious_or_critical_axe_violations(require_servi
         desk.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
         desk.get_by_role("button", name="Log in").click()
         desk.get_by_role("heading", name="Clients", exact=True).wait_for()
-        assert desk.locator("tr.urgent").count() == 1
+        assert desk.locator("li.client-row.level-40").count() == 1
         audit(desk, "dashboard")
         for person in (dana, eli):
             desk.goto(f"{base}/t/clients/{person.public_id}/")

@@ -221,15 +221,20 @@ def test_the_whole_story(require_service, live_server, settings):
         desk.goto(f"{base}/t/")
         assert "/login/" in desk.url
         _therapist_logs_in(desk, base, therapist.user.email)
-        rows = desk.locator("table.dashboard tbody tr")
-        assert rows.count() == 2
+        # "Needs me", the default: only Dana, at the top, and why.
+        rows = desk.locator("ul.dashboard-list > li.client-row")
+        assert rows.count() == 1
         top = rows.first
         assert top.get_by_role("link").first.inner_text() == "Dana Brook"
-        assert "urgent" in top.get_attribute("class")
+        assert "level-40" in top.get_attribute("class")
         assert top.locator(".badge").first.inner_text() == "Urgent"
-        assert "emergency warning sign" in top.inner_text()
-        assert "Aaron Able" in rows.nth(1).inner_text()
+        assert "emergency warning sign" in top.inner_text().lower()
         shot(desk, "story", "13-dashboard-alert")
+        desk.get_by_role("link", name="Everyone").click()
+        rows = desk.locator("ul.dashboard-list > li.client-row")
+        assert rows.count() == 2
+        assert rows.first.get_by_role("link").first.inner_text() == "Dana Brook"
+        assert "Aaron Able" in rows.nth(1).inner_text()
 
         top.get_by_role("link", name="Dana Brook").click()
         alerts = desk.locator("section.alerts")
