@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import factory
 
 from aftercare import services
@@ -62,3 +64,19 @@ def plan_for(client: Client, therapist: Therapist, phase: Phase = Phase.FLARE) -
     if protocol is None:
         protocol = services.library_install(practice=client.practice)
     return services.plan_assign(client=client, protocol=protocol, by=therapist, phase=phase)
+
+
+def checkin_answers(worst: int = 3, now: int | None = None, **changes) -> dict:
+    """A complete "no warning signs" check-in, as the form posts it (None drops a field)."""
+    data = {
+        "warning": "no",
+        "pain_now": str(min(worst, 2) if now is None else now),
+        "worst_pain": str(worst),
+        "compared": "same",
+        "legs": "none",
+        "sleep": "fine",
+        "note": "",
+        "submission_key": str(uuid.uuid4()),
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}

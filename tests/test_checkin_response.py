@@ -32,20 +32,7 @@ def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]] if response.context else []
 
 
-def answers(worst: int = 3, **changes) -> dict:
-    """A complete "no warning signs" check-in, as the form posts it."""
-    data = {
-        "warning": "no",
-        "pain_now": str(min(worst, 2)),
-        "worst_pain": str(worst),
-        "compared": "same",
-        "legs": "none",
-        "sleep": "fine",
-        "note": "",
-        "submission_key": str(uuid.uuid4()),
-    }
-    data.update(changes)
-    return {k: v for k, v in data.items() if v is not None}
+answers = factories.checkin_answers
 
 
 def check_in(phone, worst: int = 3, **changes):

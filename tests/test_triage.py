@@ -9,12 +9,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from django.core import mail
 from django.db import connection
 from django.test import Client as Browser
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from aftercare import checkins, emails, triage
 from aftercare.attention import Level
@@ -29,20 +29,7 @@ EVERYONE, NEEDS_ME = {"show": "all"}, {"show": "needs"}
 DASHBOARD = reverse("therapist-dashboard")
 
 
-def answers(worst: int = 3, **changes) -> dict:
-    """A complete "no warning signs" check-in, as the form posts it."""
-    data = {
-        "warning": "no",
-        "pain_now": str(min(worst, 2)),
-        "worst_pain": str(worst),
-        "compared": "same",
-        "legs": "none",
-        "sleep": "fine",
-        "note": "",
-        "submission_key": str(uuid.uuid4()),
-    }
-    data.update(changes)
-    return data
+answers = factories.checkin_answers
 
 
 def warning_yes(*signs: str) -> dict:

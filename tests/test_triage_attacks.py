@@ -401,17 +401,4 @@ def _digest_world(zone: str = "Europe/London"):
     return practice, therapist, person, plan
 
 
-def _answers(worst: int = 3, **changes) -> dict:
-    """A complete "no warning signs" check-in as the form posts it."""
-    data = {
-        "warning": "no",
-        "pain_now": str(min(worst, 2)),
-        "worst_pain": str(worst),
-        "compared": "same",
-        "legs": "none",
-        "sleep": "fine",
-        "note": "",
-        "submission_key": str(uuid.uuid4()),
-    }
-    data.update(changes)
-    return data
+_answers = factories.checkin_answers
