@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
-from aftercare import safety, schedule, videos
+from aftercare import safety, schedule, services, videos
 from aftercare.models import FREQUENCY_CHOICES, Exercise, PlanStep, Protocol, SymptomLog
 from aftercare.phases import Phase
 from clients import throttle
@@ -519,17 +519,8 @@ class ClientSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Client
-        fields = [
-            "morning_time",
-            "evening_time",
-            "reset_weekday",
-            "three_x_days",
-            "quiet_start",
-            "quiet_end",
-            "time_zone",
-            "routine_emails",
-            "booking_emails",
-        ]
+        # Exactly what the settings service saves (it adds the pause, set from pause_days).
+        fields = [name for name in services.CLIENT_SETTINGS_FIELDS if name != "paused_until"]
         labels = {
             "morning_time": "Morning routine at",
             "evening_time": "Evening routine at (only while flared up)",
