@@ -39,6 +39,9 @@ def _service_missing(name: str) -> str | None:
         return None
     if name == "chromium":
         return None if os.path.exists(CHROMIUM) else f"no Chromium at {CHROMIUM}"
+    if name == "nginx":
+        found = shutil.which("nginx") or os.access("/usr/sbin/nginx", os.X_OK)
+        return None if found else "nginx is not installed (apt-get install nginx-light)"
     raise ValueError(f"unknown service {name}")
 
 

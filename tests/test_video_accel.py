@@ -4,7 +4,7 @@ app only decides, and answers X-Accel-Redirect; nginx sends the bytes and the ra
 The request-level tests need nothing. The last ones start a real nginx with
 deploy/nginx.conf (local paths and ports swapped in) in front of the live test server and
 play a video through it (the data migrations' rows are kept: serialized_rollback); they skip when nginx is not installed (`apt-get install
-nginx-light`), also under REQUIRE_SERVICES=1, since CI does not install it.
+nginx-light`), and fail instead under REQUIRE_SERVICES=1 (.ci/run installs it).
 """
 
 from __future__ import annotations
@@ -200,10 +200,9 @@ def app_server(transactional_db) -> str:
 
 
 @pytest.fixture
-def nginx(app_server, tmp_path, media, accel):
+def nginx(app_server, tmp_path, media, accel, require_service):
     """A real nginx on deploy/nginx.conf in front of the live server; its address."""
-    if not NGINX:
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    require_service("nginx")  # skips without it; fails under REQUIRE_SERVICES=1 (CI)
     folder = tmp_path / "nginx"
     static = tmp_path / "static"
     for path in (folder, static, media / "videos"):
