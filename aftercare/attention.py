@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum, StrEnum
 
 from aftercare import taper
@@ -142,14 +142,20 @@ CALM = Attention(level=Level.CALM, reason="", at=None, found=(), recheck_at=None
 
 
 def assess(
-    state: PlanState, logs: Sequence[LogEntry], now: datetime, seen_at: datetime | None = None
+    state: PlanState,
+    logs: Sequence[LogEntry],
+    now: datetime,
+    seen_at: datetime | None = None,
+    paused_until: date | None = None,
 ) -> Attention:
     """The attention level of one plan. `logs` is the history, oldest first (any order is
     accepted); `seen_at` is when the therapist last tapped "Seen": triggers up to then are
-    dropped, except a safety hold, which stays until the therapist resumes the routine."""
+    dropped, except a safety hold, which stays until the therapist resumes the routine.
+    `paused_until`: the client paused their reminders (away, ill) up to and including
+    that local day: no check-in is expected until then, so that clock starts after it."""
     history = sorted((log for log in logs if log.at <= now), key=lambda log: log.at)
     found = _safety(state, history) + _newest_day(history) + _worse_in_a_row(history)
-    clocks, recheck_at = _clocks(state, history, now)
+    clocks, recheck_at = _clocks(state, history, now, paused_until)
     found += clocks
     if seen_at is not None:
         found = [f for f in found if f.trigger.is_safety or f.at > seen_at]
@@ -277,7 +283,7 @@ def _worse_in_a_row(history: list[LogEntry]) -> list[Found]:
 
 
 def _clocks(
-    state: PlanState, history: list[LogEntry], now: datetime
+    state: PlanState, history: list[LogEntry], now: datetime, paused_until: date | None = None
 ) -> tuple[list[Found], datetime | None]:
     """Triggers whose clock has run out, and the earliest clock still running."""
     if state.phase not in (Phase.FLARE, Phase.SUBSIDING):
@@ -288,11 +294,16 @@ def _clocks(
     phase_since, started = state.phase_since.astimezone(UTC), state.started.astimezone(UTC)
     last_log = history[-1].at.astimezone(UTC) if history else None
     clock_start = phase_since if last_log is None else max(last_log, phase_since)
+    silent_since = clock_start.astimezone(zone).date()  # named in words, pause or not
+    if paused_until is not None:
+        # The pause ends at the start of the next local day: the check-in clock runs from then.
+        back = datetime.combine(paused_until + timedelta(days=1), time(0), tzinfo=zone)
+        clock_start = max(clock_start, back.astimezone(UTC))
     clocks = [
         (
             Trigger.NO_LOG,
             clock_start + taper.CHECKIN_DUE,
-            f"no check-in since {taper._on(clock_start.astimezone(zone).date())}",
+            f"no check-in since {taper._on(silent_since)}",
         ),
         (
             Trigger.NO_MAINTENANCE_6_WEEKS,

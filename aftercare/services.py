@@ -293,6 +293,11 @@ def client_settings_save(*, client: Client, pause_days: int | None, resume: bool
             client=client,
             kinds=(Reminder.Kind.ROUTINE, Reminder.Kind.BOOKING, Reminder.Kind.BOOKING_FOLLOWUP),
         )
+        # A pause (or its end) moves the no-check-in clock: re-assess now.
+        plan = Plan.objects.filter(client=client, ended_at=None).first()
+        if plan is not None:
+            plan.client = client
+            triage.attention_refresh(plan=plan)
 
 
 # What "Adjust steps" edits (aftercare.forms.PlanStepForm; paused_at by its "resume").

@@ -57,7 +57,10 @@ def assess(plan: Plan, now: datetime | None = None) -> attention.Attention:
     now = now or timezone.now()
     rows = plan.logs.order_by("-at", "-id")[:HISTORY_LOGS]
     logs = [selectors.log_entry(row) for row in reversed(rows)]
-    return attention.assess(selectors.plan_state(plan), logs, now, plan.attention_seen_at)
+    client = plan.client
+    return attention.assess(
+        selectors.plan_state(plan), logs, now, plan.attention_seen_at, client.paused_until
+    )
 
 
 def checkin_level(plan: Plan, log) -> attention.Level:

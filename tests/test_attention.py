@@ -742,3 +742,23 @@ def test_a_check_in_own_level_is_what_it_raised_itself():
     assert own_level(result, logs[-1].at) == SOON
     assert own_level(result, logs[0].at) == CALM
     assert own_level(judge([log(1, 3)]), at(1)) == CALM
+
+
+# --- a pause: the client said they are away -----------------------------------------------------
+
+
+def test_no_check_in_is_not_expected_while_the_client_paused_their_reminders():
+    """A client on holiday (reminders paused to 10 Dec) is not "silent": the clock runs
+    from the end of the pause, and the words still name the last check-in."""
+    plan = state(SUBSIDING)
+    logs = [log(1, 4)]
+    paused = at(9).date()  # paused up to and including day 9
+    during = assess(plan, logs, at(8), paused_until=paused)
+    assert during.level is CALM
+    back = datetime(2026, 12, 11, tzinfo=UTC)  # the pause ends at midnight after day 9
+    assert during.recheck_at == back + 2 * DAY
+    after = assess(plan, logs, back + 2 * DAY, paused_until=paused)
+    assert after.level is WATCH
+    assert after.reason == "No check-in since 2 Dec"
+    # Without the pause the same history was at Watch long before.
+    assert assess(plan, logs, at(8)).level is WATCH
