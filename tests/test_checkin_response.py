@@ -87,8 +87,9 @@ def visible_questions(response) -> list[str]:
 
 
 def buttons(response) -> dict[str, str]:
-    """Button-styled links on the page: their text -> href."""
-    found = re.findall(r'<a class="btn[^"]*" href="([^"]*)"[^>]*>(.*?)</a>', text(response), re.S)
+    """Button-styled links in the page's main content: their text -> href."""
+    main = re.search(r"<main\b.*?</main>", text(response), re.S).group(0)
+    found = re.findall(r'<a class="btn[^"]*" href="([^"]*)"[^>]*>(.*?)</a>', main, re.S)
     return {re.sub(r"<[^>]+>|\s+", " ", label).strip(): href for href, label in found}
 
 
