@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django import forms
 from django.conf import settings
@@ -10,13 +10,15 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.templatetags.static import static
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from aftercare import safety, schedule, services, videos
 from aftercare.models import FREQUENCY_CHOICES, Exercise, PlanStep, Protocol, SymptomLog
 from aftercare.phases import Phase
 from clients import throttle
-from clients.models import WEEKDAYS, Client, Therapist, zone_choices
+from clients.models import WEEKDAYS, Client, Therapist, _zone_names, validate_zone
 
 STARTING_PHASES = [(p.value, p.label) for p in Phase if p != Phase.HOLD]
 
@@ -89,10 +91,87 @@ class AdminLoginForm(AdminAuthenticationForm):
         return data
 
 
+# The time zone is typed with suggestions, not picked from a 600-option <select> (which was
+# nearly all of a 40 KB page): a dozen likely zones come with the page, the full list is a
+# cached static file (static/data/zones.json) fetched on first focus by static/js/zones.js,
+# and the server checks what was typed with the model's own validator.
+COMMON_ZONES = (
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Toronto",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "Asia/Kolkata",
+    "Asia/Dubai",
+    "UTC",
+)
+
+
+class ZoneInput(forms.TextInput):
+    """A text input with a <datalist> of likely zones (the first ones: the practice's and
+    the client's own)."""
+
+    def __init__(self, attrs=None) -> None:
+        defaults = {
+            "autocomplete": "off",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+            "placeholder": "e.g. Europe/London",
+        }
+        super().__init__({**defaults, **(attrs or {})})
+        self.likely: list[str] = list(COMMON_ZONES)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = dict(attrs or {})
+        list_id = f"{attrs.get('id') or 'id_' + name}-zones"
+        attrs["list"] = list_id
+        html = super().render(name, value, attrs, renderer)
+        options = format_html_join("", '<option value="{}"></option>', ((z,) for z in self.likely))
+        return format_html(
+            '{}<datalist id="{}" data-zones="{}">{}</datalist><script src="{}" defer></script>',
+            html,
+            list_id,
+            static("data/zones.json"),
+            options,
+            static("js/zones.js"),
+        )
+
+
+class ZoneField(forms.CharField):
+    """An IANA zone typed by hand: forgiving of case and spaces ("europe/new york" is
+    America/New_York's cousin, not an error), strict about the zone existing."""
+
+    widget = ZoneInput
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(validators=[validate_zone], **kwargs)
+
+    def to_python(self, value):
+        typed = " ".join(super().to_python(value).split())
+        wanted = typed.replace(" ", "_").casefold()
+        for name in _zone_names():
+            if name.casefold() == wanted:
+                return name
+        return typed
+
+    def suggest(self, *zones: str) -> None:
+        """Put these zones (the practice's, the client's own) first in the suggestions."""
+        first = [z for z in zones if z and z in _zone_names()]
+        self.widget.likely = list(dict.fromkeys([*first, *COMMON_ZONES]))
+
+
 class ClientForm(forms.ModelForm):
-    time_zone = forms.ChoiceField(
-        choices=zone_choices,
-        help_text="Reminders arrive at the client's local time.",
+    time_zone = ZoneField(
+        help_text="Reminders arrive at the client's local time. Type a city to see "
+        "suggestions, e.g. Europe/London or America/New_York.",
     )
 
     class Meta:
@@ -115,6 +194,7 @@ class ClientForm(forms.ModelForm):
         self.practice = practice
         self.fields["primary_therapist"].queryset = Therapist.objects.filter(practice=practice)
         self.fields["email"].widget.attrs["autocomplete"] = "off"
+        self.fields["time_zone"].suggest(practice.time_zone, self.instance.time_zone)
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -497,23 +577,29 @@ class CheckinForm(forms.Form):
 
 
 class ClientSettingsForm(forms.ModelForm):
-    """What the client controls: when reminders come, quiet hours, pause, unsubscribe."""
+    """What the client controls: when reminders come, quiet hours, pause, unsubscribe.
+    Every field says what it means with an example in the client's words."""
 
-    time_zone = forms.ChoiceField(choices=zone_choices, label="Your time zone")
+    time_zone = ZoneField(
+        label="Your time zone",
+        help_text="Where you are, so reminders come at your local time. Type a city, "
+        "e.g. Europe/London, and pick it from the list.",
+    )
     three_x_days = forms.TypedMultipleChoiceField(
         coerce=int,
         choices=WEEKDAYS,
         widget=forms.CheckboxSelectMultiple,
         label="Your three days a week",
-        help_text="For the steps that come three times a week (the first and last also "
-        "carry the twice-a-week ones).",
+        help_text="While your back settles, some steps come three times a week, for "
+        "example Monday, Wednesday and Friday. Pick the three days that suit you.",
     )
     pause_days = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=60,
         label="Pause all reminders for this many days",
-        help_text="Away, ill or just need a break? Leave empty to keep them coming.",
+        help_text="Away, ill or just need a break? For example 7 for a week away. "
+        "Leave empty to keep them coming.",
     )
     resume = forms.BooleanField(required=False, label="Resume reminders now")
 
@@ -530,10 +616,36 @@ class ClientSettingsForm(forms.ModelForm):
             "routine_emails": "Email me routine reminders",
             "booking_emails": "Remind me to book my next massage",
         }
+        help_texts = {
+            "morning_time": "Your reminder comes at this time, for example 07:30 before work.",
+            "evening_time": "Only on flare days, for example 19:00 after dinner.",
+            "reset_weekday": "Your weekly check, on a good week: for example Sunday. Once your "
+            "back is calm, the routine comes once a week, on this day.",
+            "quiet_start": "For example 21:00.",
+            "quiet_end": "For example 07:30. A reminder due in between waits until then.",
+            "routine_emails": "One email when a routine is due; none if you've already done it.",
+            "booking_emails": "A nudge when it's time for your next massage.",
+        }
         widgets = {
             name: forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
             for name in ("morning_time", "evening_time", "quiet_start", "quiet_end")
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        client = self.instance
+        if client.pk:
+            self.fields["time_zone"].suggest(client.time_zone, client.practice.time_zone)
+            if client.quiet_start != client.quiet_end:
+                self.fields["quiet_start"].help_text = (
+                    f"We never email between {client.quiet_start:%H:%M} and "
+                    f"{client.quiet_end:%H:%M}."
+                )
+            day = dict(WEEKDAYS).get(client.reset_weekday, "Sunday")
+            self.fields["reset_weekday"].help_text = (
+                f"Your weekly check, on a good week: {day}. Once your back is calm, the "
+                "routine comes once a week, on this day."
+            )
 
     def clean_three_x_days(self) -> list[int]:
         days = sorted(set(self.cleaned_data["three_x_days"]))
@@ -550,10 +662,20 @@ class ClientSettingsForm(forms.ModelForm):
             # The schedule is the judge of what makes a workable set of preferences.
             prefs = self._prefs(data)
         except ValueError as error:
-            raise ValidationError(str(error)) from error
+            raise ValidationError(self._with_suggestion(str(error), data)) from error
         if schedule.in_quiet_hours(data["morning_time"], prefs):
-            self.add_error("morning_time", "Your morning routine falls in your quiet hours.")
+            message = "Your morning routine falls in your quiet hours."
+            better = quiet_hours_way_out(data, "morning_time")
+            if better:
+                message += f" Try {better:%H:%M}."
+            self.add_error("morning_time", message)
         return data
+
+    @staticmethod
+    def _with_suggestion(message: str, data) -> str:
+        """A quiet-hours clash of the evening: say the nearest evening time that works."""
+        better = quiet_hours_way_out(data, "evening_time")
+        return f"{message} Try an evening routine at {better:%H:%M}." if better else message
 
     @staticmethod
     def _prefs(data) -> schedule.Preferences:
@@ -565,6 +687,27 @@ class ClientSettingsForm(forms.ModelForm):
             quiet_start=data["quiet_start"],
             quiet_end=data["quiet_end"],
         )
+
+
+def quiet_hours_way_out(data, field: str):
+    """The nearest time for `field` (morning_time or evening_time) outside the quiet hours
+    that the schedule accepts, on the quarter hour: the end of the quiet hours for the
+    morning, just before they start for the evening. None when there is none."""
+    start, end = data["quiet_start"], data["quiet_end"]
+    if start == end:
+        return None
+    if field == "morning_time":
+        minutes = -(-(end.hour * 60 + end.minute) // 15) * 15  # up to the quarter hour
+    else:
+        minutes = ((start.hour * 60 + start.minute - 1) // 15) * 15  # down, before the start
+    if not 0 <= minutes < 24 * 60:
+        return None
+    candidate = time(minutes // 60, minutes % 60)
+    try:
+        prefs = ClientSettingsForm._prefs({**data, field: candidate})
+    except ValueError:
+        return None
+    return None if schedule.in_quiet_hours(candidate, prefs) else candidate
 
 
 class ClientDeleteForm(forms.Form):

@@ -71,7 +71,7 @@ def test_the_page_shows_the_current_settings(phone):
     assert page.status_code == 200
     text = page.content.decode()
     assert 'name="morning_time" value="08:00"' in text
-    assert '<option value="Europe/London" selected>' in text
+    assert 'name="time_zone" value="Europe/London"' in text
     assert "Pause all reminders for this many days" in text
 
 
@@ -95,7 +95,7 @@ def test_saving_applies_to_the_next_reminder(phone, client_person):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"time_zone": "Mars/Olympus_Mons"}, "Select a valid choice."),
+        ({"time_zone": "Mars/Olympus_Mons"}, "“Mars/Olympus_Mons” is not a time zone we know."),
         ({"time_zone": ""}, "This field is required."),
         ({"morning_time": "25:00"}, "Enter a valid time."),
         ({"evening_time": "7pm-ish"}, "Enter a valid time."),
@@ -104,7 +104,7 @@ def test_saving_applies_to_the_next_reminder(phone, client_person):
             {"morning_time": "20:00", "evening_time": "19:00"},
             "The evening routine time must be later than the morning one.",
         ),
-        ({"morning_time": "06:00"}, "Your morning routine falls in your quiet hours."),
+        ({"morning_time": "06:00"}, "Your morning routine falls in your quiet hours. Try 07:30."),
         ({"three_x_days": ["0", "2"]}, "Pick exactly three days."),
         ({"reset_weekday": "9"}, "Select a valid choice."),
         ({"pause_days": "0"}, "Ensure this value is greater than or equal to 1."),

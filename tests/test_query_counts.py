@@ -13,8 +13,9 @@ from aftercare.models import PlanStep
 from aftercare.phases import Phase
 from tests import factories
 
-# session, user, client, plan (with the client's practice), its steps, today's ticks
-TODAY_QUERIES = 6
+# session, user, client, plan (with the client's practice), its steps, today's ticks, the
+# last session (when the practice has a booking link: "Book your next massage" when due)
+TODAY_QUERIES = 7
 # session, user, therapist, practice, how many need the therapist, how many clients, one
 # page of clients with everything a row shows (sorted and limited in SQL), and the
 # data-problem count (distinct zones, the clients with bad values, distinct video links):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,7 +18,16 @@ from sesame.utils import get_query_string
 from sesame.utils import get_user as sesame_get_user
 from sesame.views import LoginView
 
-from aftercare import calendars, checkins, emails, safety, selectors, services, triage
+from aftercare import (
+    calendars,
+    checkins,
+    emails,
+    reminders,
+    safety,
+    selectors,
+    services,
+    triage,
+)
 from aftercare.attention import Level
 from aftercare.forms import CheckinForm, ClientSettingsForm, NewLinkForm
 from aftercare.phases import PHASE_SENTENCES, Phase
@@ -53,6 +64,7 @@ def today(request: HttpRequest) -> HttpResponse:
         return render(request, "client/no_plan.html", {"client": client})
     day = client.local_today()
     view = selectors.plan_day(plan, client, day)
+    book_by = None if plan.phase == Phase.HOLD else _booking_day(client)
     return render(
         request,
         "client/today.html",
@@ -62,8 +74,28 @@ def today(request: HttpRequest) -> HttpResponse:
             "today": view,
             "phase_sentence": PHASE_SENTENCES[Phase(plan.phase)],
             "practice": client.practice,
+            # "Book your next massage" from the day the booking nudge is due (a hold
+            # stops the nudges, so it stops this too).
+            "book_by": book_by,
+            "booking_due": book_by is not None and day >= book_by,
         },
     )
+
+
+def _booking_day(client: Client) -> date | None:
+    """The suggested day for the next massage: the booking nudge's day (last session +
+    the client's cadence, reminders.booking_due). None without a booking link, a cadence
+    or a session."""
+    if not client.practice.booking_url or client.massage_cadence == Client.Cadence.NONE:
+        return None
+    last_session = client.sessions.aggregate(last=Max("date"))["last"]
+    if last_session is None:
+        return None
+    try:
+        _kind, _key, day, _due_at = reminders.booking_due(client, last_session)[0]
+    except (ValueError, KeyError, OverflowError):
+        return None
+    return day
 
 
 @client_required
@@ -333,6 +365,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     calendar_url = emails.absolute(reverse("client-calendar")) + get_query_string(
         client.user, scope="calendar"
     )
+    webcal_url = "webcal://" + calendar_url.split("://", 1)[1]
     return render(
         request,
         "client/settings.html",
@@ -341,6 +374,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             "practice": client.practice,
             "form": form,
             "calendar_url": calendar_url,
+            "webcal_url": webcal_url,
+            "google_calendar_url": "https://calendar.google.com/calendar/r?cid="
+            + quote(webcal_url, safe=""),
             "paused": client.is_paused(client.local_today()),
         },
     )

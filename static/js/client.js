@@ -1,7 +1,43 @@
 // Client pages: load a step's video only when tapped (keeps Today light and private),
-// playing inline on iPhones; print button on the whole-plan page.
+// playing inline on iPhones; print button on the whole-plan page; the calendar link's
+// Copy button on Settings (hidden without JS: the page offers two links as well).
 (function () {
   "use strict";
+
+  function copied(button, ok) {
+    var status = document.querySelector("[data-copy-status]");
+    if (status) {
+      status.textContent = ok
+        ? "Copied. Paste it into your calendar app's \u201cAdd subscribed calendar\u201d."
+        : "Couldn't copy here. Use one of the buttons above instead.";
+    }
+  }
+
+  function copyText(button) {
+    var text = button.value;
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(
+        function () { copied(button, true); },
+        function () { copied(button, false); }
+      );
+      return;
+    }
+    var box = document.createElement("textarea");
+    box.value = text;
+    box.setAttribute("readonly", "");
+    box.style.position = "fixed";
+    box.style.opacity = "0";
+    document.body.appendChild(box);
+    box.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (error) { ok = false; }
+    box.remove();
+    copied(button, ok);
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-copy]"), function (button) {
+    button.hidden = false;
+  });
 
   function frameFor(link) {
     var box = document.createElement("div");
@@ -37,6 +73,8 @@
       if (player.focus) { player.focus(); }
       return;
     }
+    var copier = event.target.closest && event.target.closest("button[data-copy]");
+    if (copier) { copyText(copier); return; }
     var printer = event.target.closest && event.target.closest("[data-print]");
     if (printer) { window.print(); }
   });
