@@ -156,6 +156,9 @@ def test_every_therapist_page_fits_a_phone_and_a_desktop(require_service, live_s
                 page.goto(url)
                 if viewport == PHONE and name in ("client page", "session form"):
                     _screenshots(page, name.replace(" ", "-"))
+                if viewport == DESKTOP and name == "client page":
+                    SHOTS.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(SHOTS / "client-page-desktop.png"))
                 # Everything open: the session form's step tweaks, the client page's
                 # phase form, earlier check-ins, "Show all" reminders.
                 page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
