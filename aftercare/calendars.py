@@ -8,8 +8,9 @@ from datetime import timedelta
 from django.utils import timezone
 from icalendar import Calendar, Event
 
-from aftercare import reminders, selectors
-from aftercare.phases import Phase
+from aftercare import selectors
+from aftercare.outbox import reminders
+from aftercare.rules.phases import Phase
 from clients.models import Client
 
 FEED_DAYS = 28

@@ -14,10 +14,12 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from aftercare import attention, reminders, taper, triage
+from aftercare import triage
 from aftercare.models import Alert, PhaseChange, Plan, PlanStep, SymptomLog
-from aftercare.phases import Phase
-from aftercare.safety import safety_level
+from aftercare.outbox import reminders
+from aftercare.rules import attention, taper
+from aftercare.rules.phases import Phase
+from aftercare.rules.safety import safety_level
 from aftercare.selectors import log_entry, plan_state
 from clients.models import AuditEvent
 from clients.services import audit_event_record

@@ -20,7 +20,7 @@ from django.db.models import F, Q
 
 from aftercare import selectors, videos
 from aftercare.models import Plan, PlanStep, SymptomLog
-from aftercare.phases import Frequency
+from aftercare.rules.phases import Frequency
 from clients.models import Client, Practice, known_zone, validate_weekdays
 
 log = logging.getLogger(__name__)

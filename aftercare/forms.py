@@ -14,9 +14,10 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from aftercare import safety, schedule, services, videos
+from aftercare import services, videos
 from aftercare.models import FREQUENCY_CHOICES, Exercise, PlanStep, Protocol, SymptomLog
-from aftercare.phases import Phase
+from aftercare.rules import safety, schedule
+from aftercare.rules.phases import Phase
 from clients import throttle
 from clients.models import WEEKDAYS, Client, Therapist, _zone_names, validate_zone
 

@@ -8,10 +8,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from aftercare import taper, videos
-from aftercare.attention import Level, Trigger
-from aftercare.phases import Frequency, Phase
-from aftercare.safety import SIGN_TEXT
+from aftercare import videos
+from aftercare.rules import taper
+from aftercare.rules.attention import Level, Trigger
+from aftercare.rules.phases import Frequency, Phase
+from aftercare.rules.safety import SIGN_TEXT
 from clients.models import Client, MassageSession, Practice, Therapist
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ LEVEL_CHOICES = [(level.value, level.label) for level in Level]
 def text_choices(name: str, enum: type) -> type[models.TextChoices]:
     """Django choices built from a pure module's enum: same values, same labels."""
     return models.TextChoices(name, [(m.name, (m.value, m.label)) for m in enum])
+
+
 TRIGGER_CHOICES = [(trigger.value, trigger.label) for trigger in Trigger]
 PHASE_CHOICES = [(p.value, p.label) for p in Phase]
 
@@ -144,7 +147,7 @@ class Plan(models.Model):
     )
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
-    # Who needs the therapist (aftercare.attention), kept by services.attention_refresh
+    # Who needs the therapist (aftercare.rules.attention), kept by services.attention_refresh
     # whenever a log, a phase or "Seen" changes it, and by the tick when a clock runs out,
     # so the dashboard sorts and pages in the database.
     # db_default too: the planner and the benchmarks write rows by raw SQL.
@@ -166,7 +169,7 @@ class Plan(models.Model):
             models.CheckConstraint(
                 condition=models.Q(attention_level__in=[level.value for level in Level]),
                 name="plan_attention_level_known",
-            )
+            ),
         ]
         indexes = [
             models.Index(
@@ -292,7 +295,7 @@ class SymptomLog(models.Model):
     A "yes" to a safety question ends the form: such a log has no pain answers.
     """
 
-    # The answers' vocabulary is the rules' own (aftercare.taper), defined once.
+    # The answers' vocabulary is the rules' own (aftercare.rules.taper), defined once.
     Compared = text_choices("Compared", taper.Compared)
     Legs = text_choices("Legs", taper.Legs)
     Sleep = text_choices("Sleep", taper.Sleep)
@@ -339,7 +342,7 @@ class Alert(models.Model):
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="alerts")
     kind = models.CharField(max_length=40, choices=TRIGGER_CHOICES)
-    # The kind's attention level (aftercare.attention.LEVEL_OF): higher comes first.
+    # The kind's attention level (aftercare.rules.attention.LEVEL_OF): higher comes first.
     severity = models.PositiveSmallIntegerField(default=0)
     message = models.CharField(max_length=400)
     step = models.ForeignKey(PlanStep, on_delete=models.SET_NULL, null=True, blank=True)

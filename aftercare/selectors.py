@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta
 from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Lower
 
-from aftercare import progress, schedule, taper
-from aftercare.attention import Level
 from aftercare.models import Alert, Completion, Plan, PlanStep, SymptomLog
-from aftercare.phases import Phase
+from aftercare.rules import progress, schedule, taper
+from aftercare.rules.attention import Level
+from aftercare.rules.phases import Phase
 from clients.models import Client, Practice, Therapist
 
 

@@ -11,8 +11,7 @@ from datetime import date, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from aftercare import reminders, triage
-from aftercare.attention import Trigger
+from aftercare import triage
 from aftercare.models import (
     Completion,
     Exercise,
@@ -23,7 +22,9 @@ from aftercare.models import (
     ProtocolStep,
     Reminder,
 )
-from aftercare.phases import Phase
+from aftercare.outbox import reminders
+from aftercare.rules.attention import Trigger
+from aftercare.rules.phases import Phase
 from clients.models import AuditEvent, Client, MassageSession, Practice, Therapist, User
 from clients.services import audit_event_record
 

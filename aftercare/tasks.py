@@ -9,7 +9,8 @@ from celery import shared_task
 from django.core.mail import get_connection
 from django.db import transaction
 
-from aftercare import reminders, triage
+from aftercare import triage
+from aftercare.outbox import reminders
 
 log = logging.getLogger(__name__)
 

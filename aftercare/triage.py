@@ -1,6 +1,6 @@
 """Triage: keep each plan's attention level current and tell the therapist in proportion.
 
-The rules are pure (aftercare.attention); this module reads the rows they need, stores
+The rules are pure (aftercare.rules.attention); this module reads the rows they need, stores
 the result on the plan (so the dashboard sorts and pages in SQL) and adds the emails to
 the outbox: urgent and today at once, soon and watch in one morning digest per therapist.
 """
@@ -15,8 +15,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from aftercare import attention, reminders, selectors
+from aftercare import selectors
 from aftercare.models import Plan, Reminder
+from aftercare.outbox import reminders
+from aftercare.rules import attention
 from clients.models import Client, Practice, Therapist
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 
 from aftercare import services
 from aftercare.models import Plan, PlanStep
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from clients import services as people
 from clients.models import Client, Practice, Therapist
 

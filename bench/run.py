@@ -236,7 +236,7 @@ class Scene:
     """Who the pages, the weight and the load are measured with."""
 
     def __init__(self) -> None:
-        from aftercare.phases import Phase
+        from aftercare.rules.phases import Phase
         from bench import data
 
         mix = (Phase.FLARE, Phase.SUBSIDING, Phase.MAINTENANCE)
@@ -468,8 +468,9 @@ def sending(results: Results) -> None:
     from django.test.utils import override_settings
     from django.utils import timezone
 
-    from aftercare import emails, reminders, tasks
+    from aftercare import tasks
     from aftercare.models import Plan, PlanStep, Reminder
+    from aftercare.outbox import emails, reminders
     from bench import data
 
     warm = 20
@@ -645,9 +646,9 @@ def reminders_child(plans: int) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from aftercare import reminders
     from aftercare.models import Plan, Reminder
-    from aftercare.phases import Phase
+    from aftercare.outbox import reminders
+    from aftercare.rules.phases import Phase
     from bench import data
     from clients.models import Practice
 

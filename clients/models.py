@@ -140,7 +140,7 @@ class Therapist(models.Model):
     digest_emails = models.BooleanField(
         default=True,
         db_default=True,
-        help_text="A morning email listing the clients who need a look soon."
+        help_text="A morning email listing the clients who need a look soon.",
     )
 
     def __str__(self) -> str:

@@ -38,6 +38,10 @@ MODULES: dict[str, list[str]] = {
     "tokens": ["tests/test_tokens.py"],
     "attention": ["tests/test_attention.py"],
 }
+# Where each module lives: the pure rules in aftercare/rules/, the rest in aftercare/.
+PATHS = {module: f"aftercare/rules/{module}.py" for module in MODULES} | {
+    "tokens": "aftercare/tokens.py"
+}
 COPY = ["aftercare", "clients", "tests", "templates", "static", "manage.py", "pyproject.toml"]
 # The embedded defaults: SQLite in the copy's var/, no broker, no Redis, mail to files.
 DROP_ENV = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "EMAIL_URL", "REQUIRE_SERVICES")
@@ -70,7 +74,7 @@ def prepare(module: str, tests: list[str], keep: bool, worktree: bool) -> Path:
     # This run's module and tests replace the shared [tool.mutmut] selection.
     text = (work / "pyproject.toml").read_text()
     text = re.sub(
-        r"only_mutate = \[.*?\]", f'only_mutate = ["aftercare/{module}.py"]', text, flags=re.S
+        r"only_mutate = \[.*?\]", f'only_mutate = ["{PATHS[module]}"]', text, flags=re.S
     )
     text = re.sub(
         r"pytest_add_cli_args_test_selection = \[.*?\]",
@@ -93,7 +97,7 @@ def present(path: str, worktree: bool) -> bool:
 
 def run(module: str, keep: bool, worktree: bool) -> dict:
     tests = [t for t in MODULES[module] if present(t, worktree)]
-    if not present(f"aftercare/{module}.py", worktree) or not tests:
+    if not present(PATHS[module], worktree) or not tests:
         return {"module": module, "skipped": "no module or no tests"}
     work = prepare(module, tests, keep, worktree)
     env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}

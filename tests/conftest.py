@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from tests import factories
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -78,7 +78,7 @@ def _worker_in_process(request, monkeypatch):
     real hand-out: a real worker process sends for them."""
     if request.node.get_closest_marker("services"):
         return
-    from aftercare import reminders
+    from aftercare.outbox import reminders
 
     def hand_out(ids: list[int]) -> bool:
         for reminder_id in ids:

@@ -8,7 +8,7 @@ import factory
 
 from aftercare import services
 from aftercare.models import Plan, Protocol
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from clients import services as people
 from clients.models import Client, Practice, Therapist
 

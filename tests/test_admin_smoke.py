@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from aftercare import checkins, services
 from aftercare.models import Alert, Completion, PhaseChange, Plan, PlanStep, Reminder, SymptomLog
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from clients import services as people
 from clients.models import AuditEvent, MassageSession, User
 from tests import factories

@@ -15,9 +15,10 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.urls import reverse
 from django.utils import timezone
 
-from aftercare import checkins, reminders
+from aftercare import checkins
 from aftercare.models import Alert, Reminder
-from aftercare.phases import Phase
+from aftercare.outbox import reminders
+from aftercare.rules.phases import Phase
 from tests import factories
 
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from aftercare.attention import Level, Trigger, assess, own_level, sort_key
-from aftercare.phases import Phase
-from aftercare.taper import Compared, Legs, LogEntry, PlanState, Safety
+from aftercare.rules.attention import Level, Trigger, assess, own_level, sort_key
+from aftercare.rules.phases import Phase
+from aftercare.rules.taper import Compared, Legs, LogEntry, PlanState, Safety
 from tests.test_taper import histories, plan_states
 
 FLARE, SUBSIDING, MAINTENANCE, HOLD = Phase.FLARE, Phase.SUBSIDING, Phase.MAINTENANCE, Phase.HOLD

@@ -8,7 +8,7 @@ import pytest
 from sesame.utils import get_query_string
 
 from aftercare.models import Alert, Plan
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from tests import factories
 from tests.browser import PHONE, browser_page, screenshot
 

@@ -14,7 +14,7 @@ from sesame.utils import get_query_string
 
 from aftercare import checkins
 from aftercare.models import Plan, SymptomLog
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from tests import factories
 from tests.browser import PHONE, browser_page, screenshot
 

@@ -21,7 +21,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from aftercare.models import Alert, Completion, PhaseChange, Plan
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from clients.models import Client
 from tests import factories
 from tests.browser import (

@@ -14,7 +14,7 @@ import time_machine
 
 from aftercare import checkins
 from aftercare.models import Alert, Exercise, PlanStep
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from clients import services as people
 from tests import factories
 from tests.browser import DESKTOP, PHONE, chromium, desktop_context, phone_context

@@ -12,9 +12,9 @@ from django.core import mail
 from django.test import Client as Browser
 from django.urls import reverse
 
-from aftercare import safety
 from aftercare.models import Alert, PhaseChange, Plan, PlanStep, SymptomLog
-from aftercare.phases import Phase
+from aftercare.rules import safety
+from aftercare.rules.phases import Phase
 from tests import factories
 
 # Words that must never show on a lock screen in an email subject.

@@ -14,13 +14,13 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
-from aftercare import emails
 from aftercare.models import Alert, Plan, SymptomLog
-from aftercare.phases import Phase
+from aftercare.outbox import emails
+from aftercare.rules.phases import Phase
 from tests import factories
 from tests.conftest import REMINDER_NOW
 
-CALM, WATCH, SOON, TODAY, URGENT = 0, 10, 20, 30, 40  # aftercare.attention.Level
+CALM, WATCH, SOON, TODAY, URGENT = 0, 10, 20, 30, 40  # aftercare.rules.attention.Level
 SAVED = reverse("client-checkin") + "?saved="
 
 

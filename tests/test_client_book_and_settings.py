@@ -16,8 +16,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from aftercare import reminders
 from aftercare.forms import COMMON_ZONES
+from aftercare.outbox import reminders
 from clients.models import Client, MassageSession, _zone_names
 from tests.test_client_settings import form, snapshot
 

@@ -13,9 +13,10 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from aftercare import emails, services
+from aftercare import services
 from aftercare.models import Completion, PlanStep
-from aftercare.phases import Phase
+from aftercare.outbox import emails
+from aftercare.rules.phases import Phase
 from clients import services as people
 from tests import factories
 

@@ -12,9 +12,9 @@ from django.urls import reverse
 from icalendar import Calendar
 from sesame.utils import get_query_string
 
-from aftercare import reminders
 from aftercare.models import Plan, Reminder
-from aftercare.phases import Phase
+from aftercare.outbox import reminders
+from aftercare.rules.phases import Phase
 from clients import services as people
 from clients.models import Client
 

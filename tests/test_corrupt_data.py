@@ -22,9 +22,10 @@ from django.test import Client as Browser
 from django.urls import reverse
 from sesame.utils import get_query_string
 
-from aftercare import reminders, tasks
+from aftercare import tasks
 from aftercare.models import PlanStep, Reminder, SymptomLog
-from aftercare.phases import Phase
+from aftercare.outbox import reminders
+from aftercare.rules.phases import Phase
 from clients.models import Client, MassageSession
 from tests import factories
 from tests.conftest import REMINDER_NOW

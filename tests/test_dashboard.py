@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from aftercare import checkins, services, triage
 from aftercare.models import Alert, Plan
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from tests import factories
 
 

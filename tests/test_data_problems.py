@@ -11,9 +11,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from aftercare import data_problems, reminders, selectors, services, tasks
+from aftercare import data_problems, selectors, services, tasks
 from aftercare.models import PlanStep, Reminder
-from aftercare.phases import Phase
+from aftercare.outbox import reminders
+from aftercare.rules.phases import Phase
 from clients import services as people
 from clients.models import Client, MassageSession, Practice
 from tests import factories

@@ -14,10 +14,11 @@ from django.test import Client as Browser
 from django.urls import reverse
 from django.utils import timezone
 
-from aftercare import checkins, reminders, triage
-from aftercare.attention import Level
+from aftercare import checkins, triage
 from aftercare.models import Plan, Reminder
-from aftercare.phases import Phase
+from aftercare.outbox import reminders
+from aftercare.rules.attention import Level
+from aftercare.rules.phases import Phase
 from clients.models import Therapist
 from tests import factories
 from tests.test_checkin_pages import HEALTH_WORDS

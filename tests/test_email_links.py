@@ -12,9 +12,10 @@ from django.core import mail
 from django.test import Client as Browser
 from django.urls import reverse
 
-from aftercare import reminders, tokens
+from aftercare import tokens
 from aftercare.models import Completion, Plan, Reminder, SymptomLog
-from aftercare.phases import Phase
+from aftercare.outbox import reminders
+from aftercare.rules.phases import Phase
 from clients.models import Client, MassageSession
 from tests import factories
 

@@ -17,8 +17,9 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client as Browser
 from django.urls import reverse
 
-from aftercare import emails, privacy, reminders, services, tokens
+from aftercare import privacy, services, tokens
 from aftercare.models import Completion, Reminder, SymptomLog
+from aftercare.outbox import emails, reminders
 from clients import services as people
 from clients.models import AuditEvent, Client, Practice, User
 from tests import factories

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from aftercare import reminders
 from aftercare.models import Heartbeat
+from aftercare.outbox import reminders
 from aftercare.views import health
 
 

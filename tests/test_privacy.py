@@ -30,7 +30,7 @@ from aftercare.models import (
     Reminder,
     SymptomLog,
 )
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from clients import services as people
 from clients.models import AuditEvent, Client, MassageSession, User
 from tests import factories

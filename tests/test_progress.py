@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from aftercare import services
 from aftercare.models import SymptomLog
-from aftercare.phases import Phase
-from aftercare.progress import DayPoint, daily_series, encouragement, low_streak, pain_chart
+from aftercare.rules.phases import Phase
+from aftercare.rules.progress import DayPoint, daily_series, encouragement, low_streak, pain_chart
 
 LAST = date(2026, 11, 25)
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from aftercare import checkins, selectors, services
 from aftercare.models import PlanStep
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from tests import factories
 
 # session, user, client, plan (with the client's practice), its steps, today's ticks, the

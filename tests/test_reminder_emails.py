@@ -11,8 +11,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from aftercare import reminders
 from aftercare.models import PlanStep, Reminder
+from aftercare.outbox import reminders
 from clients.models import Client, MassageSession
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)

@@ -26,8 +26,10 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from aftercare import emails, reminders, schedule, tasks
+from aftercare import tasks
 from aftercare.models import Heartbeat, Reminder
+from aftercare.outbox import emails, reminders
+from aftercare.rules import schedule
 from tests import factories
 from tests.services import BEAT_READY, WORKER_READY, beat, wait_until, worker
 from tests.smtp_sink import ACCEPTED, DROPPED, TEMP_FAILED, SmtpSink
@@ -486,9 +488,7 @@ def test_5_transient_smtp_errors_are_retried_and_permanent_ones_shown(spawn, sin
 # --- 6. the mail server down while therapists and clients use the app -----------------------
 
 
-def test_6_an_smtp_outage_gives_no_error_page_and_every_email_goes_once_after(
-    spawn, sink, client
-):
+def test_6_an_smtp_outage_gives_no_error_page_and_every_email_goes_once_after(spawn, sink, client):
     """Issue 10: the plan link, "email me a new link" and the therapist's alert were sent
     from inside the request. Now each is a row in the outbox: the pages answer at once
     while the mail server is down, and every email goes exactly once when it is back."""
@@ -536,4 +536,3 @@ def test_6_an_smtp_outage_gives_no_error_page_and_every_email_goes_once_after(
     # The History still says each link was sent.
     for person in people:
         assert person.audit_events.filter(action="link_sent").exists()
-

@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime
 import time_machine
 from django.urls import reverse
 
-from aftercare import reminders, tasks
+from aftercare import tasks
 from aftercare.models import PlanStep, Reminder
-from aftercare.phases import Phase
+from aftercare.outbox import reminders
+from aftercare.rules.phases import Phase
 from clients.models import MassageSession
 from tests import factories
 

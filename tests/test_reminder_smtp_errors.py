@@ -7,7 +7,7 @@ import smtplib
 
 import pytest
 
-from aftercare.reminders import _describe, is_transient
+from aftercare.outbox.reminders import _describe, is_transient
 
 
 @pytest.mark.parametrize(

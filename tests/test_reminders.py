@@ -17,9 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from aftercare import reminders, services, tasks
+from aftercare import services, tasks
 from aftercare.models import Plan, Reminder
-from aftercare.phases import Phase
+from aftercare.outbox import reminders
+from aftercare.rules.phases import Phase
 from clients.models import Client, MassageSession
 from tests import factories
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from aftercare.models import Plan
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 from clients.models import Client, MassageSession
 from tests import factories
 
@@ -64,9 +64,7 @@ def test_days_out_of_range_is_a_clear_error(db, days):
         preview("a@example.com", "--days", days)
 
 
-def test_a_broken_time_zone_is_named_and_the_practices_zone_stands_in(
-    clock, practice, therapist
-):
+def test_a_broken_time_zone_is_named_and_the_practices_zone_stands_in(clock, practice, therapist):
     person = factories.ClientFactory(practice=practice, email="lost@example.com")
     factories.plan_for(person, therapist)
     Client.objects.filter(id=person.id).update(time_zone="Atlantis/Capital")

@@ -1,4 +1,4 @@
-"""The warning signs (aftercare/safety.py), without a database: which answer stops
+"""The warning signs (aftercare/rules/safety.py), without a database: which answer stops
 everything, which pauses the routine, and that every sign has its words.
 
 tests/test_checkin_pages.py asks them through the check-in form; these pin the list itself.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from aftercare import safety
-from aftercare.taper import Safety
+from aftercare.rules import safety
+from aftercare.rules.taper import Safety
 
 EMERGENCY = [key for key, _ in safety.EMERGENCY_SIGNS]
 DOCTOR = [key for key, _ in safety.DOCTOR_SIGNS]

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from aftercare.phases import Frequency, Phase
-from aftercare.schedule import (
+from aftercare.rules.phases import Frequency, Phase
+from aftercare.rules.schedule import (
     Preferences,
     SlotName,
     StepDue,

@@ -10,10 +10,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from aftercare import emails, services
+from aftercare import services
 from aftercare.management.commands import seed_demo
 from aftercare.models import Completion, Exercise, PhaseChange, Plan, PlanStep, Protocol
-from aftercare.phases import Phase
+from aftercare.outbox import emails
+from aftercare.rules.phases import Phase
 from clients import services as people
 from clients.models import Client, MassageSession, Practice, Therapist, User
 from tests import factories

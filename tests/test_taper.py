@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aftercare.phases import Phase
-from aftercare.taper import (
+from aftercare.rules.phases import Phase
+from aftercare.rules.taper import (
     Alert,
     Compared,
     Decision,

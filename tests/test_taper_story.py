@@ -17,9 +17,9 @@ import pytest
 from django.test import Client as Browser
 from django.urls import reverse
 
-from aftercare import emails
 from aftercare.models import Alert, PhaseChange, Plan
-from aftercare.phases import Phase
+from aftercare.outbox import emails
+from aftercare.rules.phases import Phase
 from tests import factories
 
 LONDON = ZoneInfo("Europe/London")

@@ -13,9 +13,9 @@ from django.test import Client as Browser
 from django.urls import reverse
 from django.utils import timezone
 
-from aftercare import emails
 from aftercare.models import Exercise, PhaseChange, Plan, PlanStep, Protocol
-from aftercare.phases import Phase
+from aftercare.outbox import emails
+from aftercare.rules.phases import Phase
 from clients.models import Client, MassageSession
 from tests import factories
 

@@ -16,10 +16,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from aftercare import checkins, emails, triage
-from aftercare.attention import Level
+from aftercare import checkins, triage
 from aftercare.models import Plan
-from aftercare.phases import Phase
+from aftercare.outbox import emails
+from aftercare.rules.attention import Level
+from aftercare.rules.phases import Phase
 from clients.models import Client
 from tests import factories
 from tests.conftest import REMINDER_NOW

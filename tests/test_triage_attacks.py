@@ -16,10 +16,12 @@ from django.test import Client as Browser
 from django.urls import reverse
 from django.utils import timezone
 
-from aftercare import attention, checkins, reminders, services, triage
-from aftercare.attention import Level
+from aftercare import checkins, services, triage
 from aftercare.models import Plan, Protocol, Reminder, SymptomLog
-from aftercare.phases import Phase
+from aftercare.outbox import reminders
+from aftercare.rules import attention
+from aftercare.rules.attention import Level
+from aftercare.rules.phases import Phase
 from tests import factories
 
 DESK_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -251,7 +253,8 @@ def test_the_database_refuses_an_attention_level_that_is_not_one_of_the_five(pla
 
 def test_a_digest_row_that_cannot_be_written_fails_visibly_without_crashing(db, clock):
     """_fail_bad_data read the digest's (empty) client and crashed the handler."""
-    from aftercare import emails, tasks
+    from aftercare import tasks
+    from aftercare.outbox import emails
 
     practice, therapist, person, plan = _digest_world()
     check_in(plan, 7)

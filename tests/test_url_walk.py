@@ -20,9 +20,10 @@ from django.core import mail
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RoutePattern
 
-from aftercare import checkins, reminders
+from aftercare import checkins
 from aftercare.models import Alert, Completion, PhaseChange, Plan, PlanStep, Reminder, SymptomLog
-from aftercare.phases import Phase
+from aftercare.outbox import reminders
+from aftercare.rules.phases import Phase
 from clients import services as people
 from clients.models import Client, MassageSession
 from tests import factories

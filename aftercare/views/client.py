@@ -18,20 +18,13 @@ from sesame.utils import get_query_string
 from sesame.utils import get_user as sesame_get_user
 from sesame.views import LoginView
 
-from aftercare import (
-    calendars,
-    checkins,
-    emails,
-    reminders,
-    safety,
-    selectors,
-    services,
-    triage,
-)
-from aftercare.attention import Level
+from aftercare import calendars, checkins, selectors, services, triage
 from aftercare.forms import CheckinForm, ClientSettingsForm, NewLinkForm
-from aftercare.phases import PHASE_SENTENCES, Phase
-from aftercare.schedule import SlotName
+from aftercare.outbox import emails, reminders
+from aftercare.rules import safety
+from aftercare.rules.attention import Level
+from aftercare.rules.phases import PHASE_SENTENCES, Phase
+from aftercare.rules.schedule import SlotName
 from aftercare.views.access import client_ip, client_required
 from clients import throttle
 from clients.models import Client

@@ -16,10 +16,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
-from aftercare import checkins, reminders, safety, services, tokens
+from aftercare import checkins, services, tokens
 from aftercare.forms import CheckinForm
 from aftercare.models import Completion, Reminder
-from aftercare.phases import PHASE_SENTENCES, Phase
+from aftercare.outbox import reminders
+from aftercare.rules import safety
+from aftercare.rules.phases import PHASE_SENTENCES, Phase
 from clients.models import Client
 
 

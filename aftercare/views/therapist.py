@@ -18,9 +18,7 @@ from django.views.decorators.http import require_POST
 from aftercare import (
     checkins,
     data_problems,
-    emails,
     privacy,
-    reminders,
     selectors,
     services,
     submissions,
@@ -40,7 +38,8 @@ from aftercare.forms import (
     TherapistSettingsForm,
 )
 from aftercare.models import Alert, Exercise, PhaseChange, PlanStep, Protocol, Reminder
-from aftercare.phases import Phase
+from aftercare.outbox import emails, reminders
+from aftercare.rules.phases import Phase
 from aftercare.views.access import client_ip, get_therapist, practice_client, therapist_required
 from clients import services as people
 from clients.models import Client, Practice

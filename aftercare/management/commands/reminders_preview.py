@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from aftercare import data_problems, selectors
-from aftercare.reminders import reminders_preview
+from aftercare.outbox.reminders import reminders_preview
 from clients.models import Client
 
 

@@ -14,9 +14,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from aftercare import emails, services, triage, videos
+from aftercare import services, triage, videos
 from aftercare.models import Exercise, Plan, PlanStep, Protocol, SymptomLog
-from aftercare.phases import Phase
+from aftercare.outbox import emails
+from aftercare.rules.phases import Phase
 from clients import services as people
 from clients.models import Client, Practice, Therapist, User
 

@@ -28,9 +28,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Prefetch
 from django.utils import timezone
 
-from aftercare import data_problems, emails, schedule, selectors
+from aftercare import data_problems, selectors
 from aftercare.models import Completion, Heartbeat, Plan, PlanStep, Reminder
-from aftercare.phases import Frequency, Phase
+from aftercare.outbox import emails
+from aftercare.rules import schedule
+from aftercare.rules.phases import Frequency, Phase
 from clients.models import Client, known_zone
 
 log = logging.getLogger(__name__)

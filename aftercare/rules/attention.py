@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum, StrEnum
 
-from aftercare import taper
-from aftercare.phases import Phase
-from aftercare.taper import Compared, Legs, LogEntry, PlanState, Safety
+from aftercare.rules import taper
+from aftercare.rules.phases import Phase
+from aftercare.rules.taper import Compared, Legs, LogEntry, PlanState, Safety
 
 # D of 9 or more is close to the worst pain imaginable: the therapist hears today.
 SEVERE_PAIN = 9

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from aftercare.phases import Phase
+from aftercare.rules.phases import Phase
 
 # Pain on the 0-10 NPRS; D of a day is the highest worst pain logged that day.
 FLARE_PAIN = 7  # 7-10 is severe pain (Childs 2005): a day at 7 or more starts a flare

@@ -14,9 +14,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from sesame.utils import get_query_string
 
-from aftercare import selectors, taper, tokens
-from aftercare.attention import Level
-from aftercare.phases import PHASE_SENTENCES, Phase
+from aftercare import selectors, tokens
+from aftercare.rules import taper
+from aftercare.rules.attention import Level
+from aftercare.rules.phases import PHASE_SENTENCES, Phase
 from clients.models import Client, Practice
 
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from aftercare.phases import Phase
-from aftercare.taper import MEANINGFUL_POINTS as MEANINGFUL
-from aftercare.taper import RECOVERED_PAIN as RECOVERED
+from aftercare.rules.phases import Phase
+from aftercare.rules.taper import MEANINGFUL_POINTS as MEANINGFUL
+from aftercare.rules.taper import RECOVERED_PAIN as RECOVERED
 
 
 @dataclass(frozen=True)

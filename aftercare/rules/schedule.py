@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aftercare.phases import Frequency, Phase
+from aftercare.rules.phases import Frequency, Phase
 
 ONE_DAY = timedelta(days=1)
 

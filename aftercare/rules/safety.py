@@ -5,7 +5,7 @@ One list serves the check-in form, the safety screens and the public warning-sig
 
 from __future__ import annotations
 
-from aftercare.taper import Safety
+from aftercare.rules.taper import Safety
 
 # Any of these: stop all reminders, show the emergency screen, alert the therapist.
 EMERGENCY_SIGNS: tuple[tuple[str, str], ...] = (
