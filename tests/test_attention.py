@@ -762,3 +762,15 @@ def test_no_check_in_is_not_expected_while_the_client_paused_their_reminders():
     assert after.reason == "No check-in since 2 Dec"
     # Without the pause the same history was at Watch long before.
     assert assess(plan, logs, at(8)).level is WATCH
+
+
+def test_a_high_pain_that_is_also_a_jump_says_the_number_once():
+    logs = [log(1, 3), log(2, 3), log(3, 4), log(4, 8)]
+    result = judge(logs)
+    assert {f.trigger for f in result.found} == {Trigger.PAIN_HIGH, Trigger.PAIN_JUMP}
+    assert result.reason == (
+        "Pain 8 (was 4 on 4 Dec); up from an average of 3.3 on the 3 days before"
+    )
+    # Alone, the jump names the pain.
+    alone = judge([log(1, 1), log(2, 1), log(3, 1), log(4, 3)])
+    assert alone.reason == "Pain 3, up from an average of 1 on the 3 days before"

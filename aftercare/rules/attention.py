@@ -237,7 +237,9 @@ def _pain(answered: list[LogEntry], today: list[LogEntry], day: date) -> list[Fo
         >= sum(baseline) + taper.BASELINE_DAYS * taper.MEANINGFUL_POINTS
     ):
         mean = taper._num(sum(baseline) / taper.BASELINE_DAYS)
-        words = f"pain {worst}, up from an average of {mean} on the 3 days before"
+        # After "pain 8 (was 3 on 2 Dec)" the number is not said twice.
+        said = f"pain {worst}, " if not found else ""
+        words = f"{said}up from an average of {mean} on the 3 days before"
         found.append(Found(Trigger.PAIN_JUMP, reached.at, words))
     return found
 
