@@ -225,6 +225,12 @@ class SessionPlanForm(forms.Form):
         label="Starting phase",
         initial=Phase.SUBSIDING,
         widget=forms.RadioSelect,
+        # What each phase means for the client, so the choice is not a guess.
+        help_text=(
+            "Flare: severe pain now (7 or more) or just flared; the routine comes twice a "
+            "day. Subsiding: settling; once a day. Maintenance: symptoms gone; a weekly "
+            "reset and a few short sessions a week. Check-ins move the phase from here."
+        ),
     )
     send_link = forms.BooleanField(
         required=False, initial=True, label="Email the client the link to their plan"

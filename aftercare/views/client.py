@@ -116,8 +116,17 @@ def whole_plan(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "phase_sentence": PHASE_SENTENCES[Phase(plan.phase)],
             "practice": client.practice,
+            "phase_columns": PLAN_COLUMNS,
         },
     )
+
+
+# The plan table's columns, in the client's words (the current phase is marked "now").
+PLAN_COLUMNS = (
+    (Phase.FLARE.value, "In a flare"),
+    (Phase.SUBSIDING.value, "While it settles"),
+    (Phase.MAINTENANCE.value, "Once it's gone"),
+)
 
 
 @client_required
