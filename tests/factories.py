@@ -80,3 +80,28 @@ def checkin_answers(worst: int = 3, now: int | None = None, **changes) -> dict:
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def session_form(practice, *, send_link: bool = True, **overrides) -> dict[str, str]:
+    """ "Record session and assign plan" as the form posts it: the first protocol, every
+    step included with its own frequencies."""
+    from django.utils import timezone
+
+    protocol = Protocol.objects.filter(practice=practice).first()
+    data = {
+        "date": timezone.localdate().isoformat(),
+        "notes": "Worked the right QL.",
+        "protocol": str(protocol.pk),
+        "phase": "flare",
+    }
+    if send_link:
+        data["send_link"] = "on"
+    for step in protocol.steps.all():
+        prefix = f"step-{step.pk}"
+        data[f"{prefix}-include"] = "on"
+        data[f"{prefix}-personal_note"] = ""
+        data[f"{prefix}-flare"] = step.flare
+        data[f"{prefix}-subsiding"] = step.subsiding
+        data[f"{prefix}-maintenance"] = step.maintenance
+    data.update(overrides)
+    return data

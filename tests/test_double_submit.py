@@ -40,24 +40,7 @@ def messages_of(response) -> list[str]:
     return [str(message) for message in response.context["messages"]]
 
 
-def session_data(practice, *, send_link: bool = True, **overrides) -> dict[str, str]:
-    protocol = Protocol.objects.filter(practice=practice).first()
-    data = {
-        "date": timezone.localdate().isoformat(),
-        "notes": "Worked the right QL.",
-        "protocol": str(protocol.pk),
-        "phase": "flare",
-    }
-    if send_link:
-        data["send_link"] = "on"
-    for step in protocol.steps.all():
-        prefix = f"step-{step.pk}"
-        data[f"{prefix}-include"] = "on"
-        data[f"{prefix}-flare"] = step.flare
-        data[f"{prefix}-subsiding"] = step.subsiding
-        data[f"{prefix}-maintenance"] = step.maintenance
-    data.update(overrides)
-    return data
+session_data = factories.session_form
 
 
 def client_data(**overrides) -> dict[str, str]:

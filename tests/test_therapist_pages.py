@@ -384,25 +384,7 @@ def test_its_link_on_the_client_page_logs_the_client_in(therapist_client, client
 # --- Record a session and assign the plan ------------------------------------------------------
 
 
-def session_data(practice, *, send_link: bool = True, **overrides) -> dict[str, str]:
-    protocol = Protocol.objects.filter(practice=practice).first()
-    data = {
-        "date": timezone.localdate().isoformat(),
-        "notes": "Worked the right QL.",
-        "protocol": str(protocol.pk),
-        "phase": "flare",
-    }
-    if send_link:
-        data["send_link"] = "on"
-    for step in protocol.steps.all():
-        prefix = f"step-{step.pk}"
-        data[f"{prefix}-include"] = "on"
-        data[f"{prefix}-personal_note"] = ""
-        data[f"{prefix}-flare"] = step.flare
-        data[f"{prefix}-subsiding"] = step.subsiding
-        data[f"{prefix}-maintenance"] = step.maintenance
-    data.update(overrides)
-    return data
+session_data = factories.session_form
 
 
 def protocol_step(practice, name: str):
