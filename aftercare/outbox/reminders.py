@@ -8,7 +8,9 @@ The database is the source of truth (docs/reminders.md). A beat tick every minut
 3. sweeps rows whose broker message was lost (queued too long) or whose worker died
    mid-send (sending too long), and hands them out again.
 A worker moves a row queued -> sending with a conditional update, so two messages for
-the same row send it once.
+the same row send it once. Emails that go now (plan links, alerts, digests) enter through
+`outbox_add` and are handed out after commit; a "try again later" from the mail server is
+a later due time on the row, claimed again by the tick.
 """
 
 from __future__ import annotations

@@ -169,8 +169,10 @@ def assess(
 
 
 def sort_key(level: int, at: datetime | None, tiebreak: int) -> tuple:
-    """The dashboard's order: level first, then the newest trigger first; `tiebreak` (the
-    client's id) makes it total. The SQL ORDER BY in selectors mirrors this."""
+    """The order of plans within a practice: level first, then the newest trigger first;
+    `tiebreak` (the client's id) makes it total. The dashboard's SQL
+    (selectors.practice_clients) orders the same way, with the client's name between the
+    trigger time and the id, so equal rows read alphabetically."""
     return (-level, -(at.timestamp() if at else float("-inf")), tiebreak)
 
 
