@@ -13,7 +13,7 @@ from aftercare.rules import taper
 from aftercare.rules.attention import Level, Trigger
 from aftercare.rules.phases import Frequency, Phase
 from aftercare.rules.safety import SIGN_TEXT
-from clients.models import Client, MassageSession, Practice, Therapist
+from clients.models import Channel, Client, MassageSession, Practice, Therapist
 
 log = logging.getLogger(__name__)
 
@@ -420,6 +420,13 @@ class Reminder(models.Model):
     interrupted = models.BooleanField(
         default=False, help_text="A worker died while sending it; it was sent again."
     )
+    # How it went (or is going): email until the send resolves the client's channel.
+    channel = models.CharField(
+        max_length=5, choices=Channel.choices, default=Channel.EMAIL, db_default="email"
+    )
+    # What did not work on the way, for the therapist: "Notification failed (410: the
+    # phone turned them off); sent by email instead."
+    channel_note = models.CharField(max_length=300, blank=True, db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -442,6 +449,27 @@ class Reminder(models.Model):
     def __str__(self) -> str:
         who = f"client {self.client_id}" if self.client_id else f"therapist {self.therapist_id}"
         return f"{self.get_kind_display()} {self.slot_key} for {who}"
+
+
+class PushSubscription(models.Model):
+    """One browser (a phone, a laptop) that said yes to notifications for a client. The
+    push service forgets an endpoint (404/410) when the client turns notifications off
+    or uninstalls: the send deletes the row then, as do logging out and revoking."""
+
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=120)  # the browser's public key (base64url)
+    auth = models.CharField(max_length=40)  # the shared auth secret (base64url)
+    # The login session it was made in: "Forget this phone" removes that phone's rows.
+    session_key = models.CharField(max_length=40, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Notifications for client {self.client_id} ({self.user_agent[:40] or 'a browser'})"
 
 
 class Heartbeat(models.Model):

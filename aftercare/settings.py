@@ -296,6 +296,23 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# --- Reminder channels besides email (docs/channels.md) ---
+# Text messages: "file" writes each text to VAR_DIR/sms/ (the embedded default, like
+# var/mail/), "twilio" sends through Twilio's REST API with the account below.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "file")
+SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms"))
+SMS_FROM = os.environ.get("SMS_FROM", "")  # a practice without its own sender uses this
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+# Only for tests and stand-ins: where the Twilio client sends its requests.
+TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "")
+# Web push (VAPID, RFC 8292). Empty keys: one pair is generated once and kept in
+# VAR_DIR/vapid.json (`manage.py vapid_keys` prints a pair for .env).
+VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "")
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "")  # mailto:you@practice or https://...
+PUSH_TIMEOUT_SECONDS = envint("PUSH_TIMEOUT_SECONDS", 10)
+
 # Rate limits (attempts per window). TRUSTED_PROXIES: how many reverse proxies stand
 # in front of the web process (their X-Forwarded-For entries are believed).
 TRUSTED_PROXIES = envint("TRUSTED_PROXIES", 0)

@@ -107,6 +107,20 @@ class Practice(models.Model):
         validators=[validate_zone],
         help_text="Times on the therapists' pages (check-ins, phase changes) are shown in it.",
     )
+    # Text messages cost money: off until the practice switches them on.
+    sms_enabled = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Let clients choose text-message reminders (each text is charged).",
+    )
+    sms_sender = models.CharField(
+        max_length=20,
+        blank=True,
+        db_default="",
+        help_text="The number texts come from (+447700900123) or a name of up to 11 letters "
+        "(where the country allows it; clients cannot reply STOP to a name). Empty: the "
+        "server's SMS_FROM.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -173,6 +187,14 @@ def default_three_days() -> list[int]:
     return [0, 2, 4]
 
 
+class Channel(models.TextChoices):
+    """Where a reminder goes: the client's choice on Client, what was used on an outbox row."""
+
+    EMAIL = "email", "Email"
+    PUSH = "push", "Notification"
+    SMS = "sms", "Text message"
+
+
 class Client(models.Model):
     class Cadence(models.TextChoices):
         WEEKLY = "weekly", "Every week"
@@ -210,6 +232,17 @@ class Client(models.Model):
     paused_until = models.DateField(null=True, blank=True)
     routine_emails = models.BooleanField(default=True)
     booking_emails = models.BooleanField(default=True)
+
+    # How reminders reach the client (aftercare/outbox/channels.py). Email is always the
+    # way back when a push or a text cannot go.
+    reminder_channel = models.CharField(
+        max_length=5, choices=Channel.choices, default=Channel.EMAIL, db_default="email"
+    )
+    # Text messages: the number in E.164 (+447700900123), when the client agreed to texts
+    # (kept as proof of consent), and when they replied STOP (texts end until START).
+    sms_number = models.CharField(max_length=20, blank=True, db_default="")
+    sms_opt_in_at = models.DateTimeField(null=True, blank=True)
+    sms_stopped_at = models.DateTimeField(null=True, blank=True)
 
     links_revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -198,17 +198,22 @@ def reminder_message(reminder, *, now, slot=None) -> EmailMultiAlternatives:
     return message
 
 
+def checkin_first(plan, now) -> bool:
+    """A check-in is overdue: the reminder (email, notification or text) asks for it first."""
+    last_log = plan.logs.order_by("-at").values_list("at", flat=True).first()
+    state = selectors.plan_state(plan)
+    return taper.checkin_overdue(state.phase, last_log, state.phase_since, now)
+
+
 def _routine_context(reminder, now, slot) -> dict[str, object]:
     plan = reminder.plan
     steps = {step.id: step for step in plan.steps.all()}
-    last_log = plan.logs.order_by("-at").values_list("at", flat=True).first()
-    state = selectors.plan_state(plan)
     in_flare = now - plan.phase_since if plan.phase == "flare" else timedelta(0)
     return {
         "slot": slot,
         "steps": [steps[s.key] for s in slot.steps] if slot else [],
         "phase_sentence": PHASE_SENTENCES[Phase(plan.phase)],
-        "checkin_first": taper.checkin_overdue(state.phase, last_log, state.phase_since, now),
+        "checkin_first": checkin_first(plan, now),
         # TAPER.md / issue: a flare lasting more than 3 days suggests an earlier visit.
         "suggest_visit": in_flare > timedelta(days=3),
         "flare_days": in_flare.days,

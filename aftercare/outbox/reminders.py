@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from aftercare import data_problems, selectors
 from aftercare.models import Completion, Heartbeat, Plan, PlanStep, Reminder
-from aftercare.outbox import emails
+from aftercare.outbox import channels, emails
 from aftercare.rules import schedule
 from aftercare.rules.phases import Frequency, Phase
 from clients.models import Client, known_zone
@@ -431,7 +431,8 @@ RETRY_CAP = timedelta(hours=1)
 
 
 def reminder_send(reminder_id: int, *, now: datetime | None = None, mail=None) -> str:
-    """Send one queued row. Safe to run twice: only the first run finds it queued.
+    """Send one queued row by the client's channel (an email, a notification or a text;
+    docs/channels.md). Safe to run twice: only the first run finds it queued.
     `mail`: an email connection shared by a batch (one SMTP conversation for many
     emails); without one, the send opens and closes its own.
 
@@ -461,13 +462,54 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None, mail=None) -
     if reason:
         _finish(reminder, Status.SKIPPED, reason)
         return "skipped"
+    try:
+        slot = slot_of(reminder) if reminder.kind == Kind.ROUTINE else None
+        delivery = channels.delivery_for(reminder)
+    except Exception as error:
+        log.exception("Reminder %s: the channel could not be chosen", reminder.id)
+        return _fail_bad_data(reminder, error)
+    # One slot reaches the person once: the chosen channel, else the next in the order
+    # (email last). Every rule above has run already, whichever channel goes.
+    notes = [delivery.note] if delivery.note else []
+    for channel in delivery.order:
+        if channel == channels.EMAIL:
+            return _send_email(reminder, now, slot, mail, _note(notes, channel, delivery))
+        try:
+            extra = channels.SENDERS[channel](reminder, now=now, slot=slot)
+        except channels.Failed as error:
+            label = channels.LABELS[channel]
+            if error.transient and reminder.attempts < MAX_ATTEMPTS:
+                return _retry_later(
+                    reminder, now, error, channel=channel, note=f"{label}: will retry."
+                )
+            notes.append(f"{label} failed: {error}.")
+            log.info("Reminder %s: %s failed (%s), trying the next way", reminder.id, channel, error)
+            continue
+        note = _note([*notes, extra] if extra else notes, channel, delivery)
+        _finish(
+            reminder, Status.SENT, "", sent_at=timezone.now(), channel=channel, channel_note=note
+        )
+        return "sent"
+    raise AssertionError("every delivery order ends with email")
+
+
+def _note(notes: list[str], used: str, delivery) -> str:
+    """What the therapist reads next to the row: what failed, and what went instead."""
+    if not notes:
+        return ""
+    fell_back = used != delivery.order[0]
+    tail = f" Sent by {channels.LABELS[used].lower()} instead." if fell_back else ""
+    return (" ".join(notes) + tail)[:300]
+
+
+def _send_email(reminder: Reminder, now: datetime, slot, mail, note: str) -> str:
     # The connection is closed only after the row is marked sent, so the window in
     # which a crash can cause a duplicate (the server said 250, the row is not yet
     # "sent") excludes the QUIT round trip (docs/reminders.md).
+    sent_by = {"channel": channels.EMAIL, "channel_note": note}
     own_connection = mail is None
     mail = mail or get_connection()
     try:
-        slot = slot_of(reminder) if reminder.kind == Kind.ROUTINE else None
         message = emails.outbox_message(reminder, now=now, slot=slot)
     except Exception as error:
         # Our data, not the mail server: say so, and go on with the rest of the batch.
@@ -480,11 +522,16 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None, mail=None) -
     except Exception as error:
         close_quietly(mail)  # a failed conversation: the next send starts a fresh one
         if is_transient(error):
-            return _retry_later(reminder, now, error)
-        _finish(reminder, Status.FAILED, f"The mail server refused it: {_describe(error)}")
+            return _retry_later(reminder, now, error, note=note)
+        _finish(
+            reminder,
+            Status.FAILED,
+            f"The mail server refused it: {_describe(error)}",
+            **sent_by,
+        )
         log.warning("Email %s failed for good: %s", reminder.id, error)
         return "failed"
-    _finish(reminder, Status.SENT, "", sent_at=timezone.now())
+    _finish(reminder, Status.SENT, "", sent_at=timezone.now(), **sent_by)
     if own_connection:
         close_quietly(mail)
     return "sent"
@@ -496,10 +543,21 @@ def retry_delay(attempts: int) -> timedelta:
     return min(base * 2 ** max(attempts - 1, 0), RETRY_CAP)
 
 
-def _retry_later(reminder: Reminder, now: datetime, error: Exception) -> str:
+def _retry_later(
+    reminder: Reminder,
+    now: datetime,
+    error: Exception,
+    *,
+    channel: str = channels.EMAIL,
+    note: str = "",
+) -> str:
+    sent_by = {"channel": channel, "channel_note": note[:300]}
     if reminder.attempts >= MAX_ATTEMPTS:
         _finish(
-            reminder, Status.FAILED, f"Gave up after {reminder.attempts} tries: {_describe(error)}"
+            reminder,
+            Status.FAILED,
+            f"Gave up after {reminder.attempts} tries: {_describe(error)}",
+            **sent_by,
         )
         log.warning("Email %s: gave up after %s tries: %s", reminder.id, reminder.attempts, error)
         return "failed"
@@ -508,6 +566,7 @@ def _retry_later(reminder: Reminder, now: datetime, error: Exception) -> str:
         queued_at=None,
         due_at=now + retry_delay(reminder.attempts),
         reason=f"Will retry: {_describe(error)}"[:300],
+        **sent_by,
     )
     return "retry"
 
@@ -565,6 +624,8 @@ def is_transient(error: Exception) -> bool:
 
 
 def _describe(error: Exception) -> str:
+    if isinstance(error, channels.Failed):
+        return str(error)  # already in the therapist's words
     if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
         # {address: (550, b"5.1.1 <address>: mailbox unavailable")}: the server's words.
         return "; ".join(

@@ -1,0 +1,125 @@
+"""Web push (RFC 8030) with VAPID (RFC 8292) and an encrypted payload (RFC 8291), via
+pywebpush. The payload is JSON {title, body, url, ...}: the service worker shows it as a
+notification and opens `url` on a tap.
+
+Keys: VAPID_PUBLIC_KEY / VAPID_PRIVATE_KEY / VAPID_SUBJECT from the environment; without
+them one pair is generated once and kept in VAR_DIR/vapid.json, so an embedded install
+works out of the box and keeps its subscriptions across restarts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class VapidKeys:
+    public: str  # the uncompressed P-256 point, base64url: the browser's applicationServerKey
+    private: str  # the 32-byte private number, base64url
+    subject: str  # mailto: or https: contact for the push services
+
+
+def generate_pair() -> tuple[str, str]:
+    """(public, private), base64url, as the browser and pywebpush take them."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_numbers().private_value.to_bytes(32, "big")
+    public = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return b64url(public), b64url(private)
+
+
+def keys() -> VapidKeys:
+    subject = settings.VAPID_SUBJECT or f"mailto:{_admin_address()}"
+    if settings.VAPID_PUBLIC_KEY and settings.VAPID_PRIVATE_KEY:
+        return VapidKeys(settings.VAPID_PUBLIC_KEY, settings.VAPID_PRIVATE_KEY, subject)
+    public, private = _stored_pair(str(Path(settings.VAR_DIR) / "vapid.json"))
+    return VapidKeys(public, private, subject)
+
+
+def _admin_address() -> str:
+    address = settings.DEFAULT_FROM_EMAIL
+    return address.rpartition("<")[2].rstrip(">") if "<" in address else address
+
+
+@lru_cache(maxsize=4)
+def _stored_pair(path: str) -> tuple[str, str]:
+    """Read the pair kept in VAR_DIR, or make one and keep it (readable by us only).
+    Two processes starting at once: the first file written wins, the other reads it."""
+    file = Path(path)
+    if not file.exists():
+        public, private = generate_pair()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w") as out:
+                json.dump({"public_key": public, "private_key": private}, out)
+    stored = json.loads(file.read_text())
+    return stored["public_key"], stored["private_key"]
+
+
+class PushError(Exception):
+    def __init__(self, message: str, *, transient: bool, gone: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.gone = gone  # 404/410: the push service forgot this subscription
+
+
+def send(subscription, payload: dict, *, ttl: int = 6 * 3600) -> None:
+    """Push one JSON payload to one subscription (a PushSubscription or alike). Raises
+    PushError: `gone` for 404/410, `transient` for 429, 5xx and network trouble."""
+    import requests
+    from pywebpush import WebPushException, webpush
+
+    vapid = keys()
+    try:
+        webpush(
+            subscription_info={
+                "endpoint": subscription.endpoint,
+                "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+            },
+            data=json.dumps(payload),
+            vapid_private_key=vapid.private,
+            vapid_claims={"sub": vapid.subject},  # a fresh dict: pywebpush fills aud and exp
+            content_encoding="aes128gcm",
+            ttl=ttl,
+            timeout=settings.PUSH_TIMEOUT_SECONDS,
+        )
+    except WebPushException as error:
+        status = error.response.status_code if error.response is not None else None
+        if status in (404, 410):
+            raise PushError(
+                f"{status}: the phone turned them off", transient=False, gone=True
+            ) from error
+        if status is None or status == 429 or status >= 500:
+            raise PushError(f"the push service said {status or error}", transient=True) from error
+        raise PushError(f"the push service refused it ({status})", transient=False) from error
+    except (requests.RequestException, OSError) as error:
+        raise PushError(f"could not reach the push service: {error}", transient=True) from error
+    except ValueError as error:  # keys that do not decode: the stored subscription is bad
+        raise PushError(
+            f"the subscription's keys are not usable: {error}", transient=False
+        ) from error
