@@ -456,9 +456,7 @@ class PushSubscription(models.Model):
     push service forgets an endpoint (404/410) when the client turns notifications off
     or uninstalls: the send deletes the row then, as do logging out and revoking."""
 
-    client = models.ForeignKey(
-        Client, on_delete=models.CASCADE, related_name="push_subscriptions"
-    )
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="push_subscriptions")
     endpoint = models.URLField(max_length=1000, unique=True)
     p256dh = models.CharField(max_length=120)  # the browser's public key (base64url)
     auth = models.CharField(max_length=40)  # the shared auth secret (base64url)

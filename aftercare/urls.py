@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from aftercare.forms import AdminLoginForm
-from aftercare.views import client, email_links, health, media, therapist
+from aftercare.views import channels, client, email_links, health, media, therapist
 
 # The admin's login has the same rate limits as the therapists' (per address, per IP).
 admin.site.login_form = AdminLoginForm
@@ -61,6 +61,13 @@ urlpatterns = [
     path("c/new-link/", client.new_link, name="client-new-link"),
     path("c/forget/", client.forget_phone, name="client-forget"),
     path("c/warning-signs/", client.warning_signs, name="client-warning-signs"),
+    # How reminders reach the client: the choice, this phone's notifications
+    path("c/settings/reminders-by/", channels.reminder_channel, name="client-reminder-channel"),
+    path("c/push/subscribe/", channels.push_subscribe, name="client-push-subscribe"),
+    path("c/push/unsubscribe/", channels.push_unsubscribe, name="client-push-unsubscribe"),
+    path("c/push/test/", channels.push_test, name="client-push-test"),
+    # Replies to texts (STOP / START), signed by Twilio
+    path("sms/twilio/", channels.sms_webhook, name="sms-webhook"),
     # Links in emails (signed tokens; opening changes nothing, a POST does)
     path("e/<str:action>/<str:token>/", email_links.email_action, name="email-action"),
     path(

@@ -19,7 +19,7 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Practice)
 class PracticeAdmin(admin.ModelAdmin):
-    list_display = ["name", "sender_email"]
+    list_display = ["name", "sender_email", "sms_enabled"]
     # Links typed without a scheme are https (Django 6's default; silences its warning).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 

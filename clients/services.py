@@ -104,6 +104,8 @@ def client_links_revoke(*, client: Client, by: User | None = None) -> None:
         user.save(update_fields=["password"])
         client.links_revoked_at = timezone.now()
         client.save(update_fields=["links_revoked_at", "updated_at"])
+        # Notifications carry a login link: the phones that had them on get none now.
+        client.push_subscriptions.all().delete()
         audit_event_record(client=client, by=by, action=AuditEvent.Action.LINKS_REVOKED)
 
 

@@ -242,6 +242,14 @@ def test_it_covers_every_therapist_and_client_url(world):
     ]
     covered = {resolve(make(world)).url_name for make in url_makers}
     covered |= {"therapist-library-install", "client-step-done"}
+    # POST-only, the client's own notifications and reminder channel: tests/test_push*.py
+    # and tests/test_channels*.py check ownership, CSRF and logged-out callers.
+    covered |= {
+        "client-reminder-channel",
+        "client-push-subscribe",
+        "client-push-unsubscribe",
+        "client-push-test",
+    }
     assert named - covered - PUBLIC_URL_NAMES == set()
 
 

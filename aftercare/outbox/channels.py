@@ -64,7 +64,11 @@ def _wording(reminder: Reminder, now: datetime, slot) -> tuple[str, str, bool]:
         checkin_first = emails.checkin_first(reminder.plan, now)
         name = slot.name if slot else "daily"
         steps_by_id = {step.id: step.name for step in reminder.plan.steps.all()}
-        steps = ", ".join(steps_by_id[s.key] for s in slot.steps if s.key in steps_by_id) if slot else ""
+        steps = (
+            ", ".join(steps_by_id[s.key] for s in slot.steps if s.key in steps_by_id)
+            if slot
+            else ""
+        )
         if checkin_first:
             return f"A quick check-in first, then your {name} routine.", steps, True
         return f"Time for your {name} routine.", steps, False
@@ -138,7 +142,9 @@ def send_sms(reminder: Reminder, *, now: datetime, slot=None) -> str:
     sender = sms_sender(client)
     if not sender:
         raise Failed("no sender number is set (the practice's or SMS_FROM)", transient=False)
-    text = sms.Text(to=client.sms_number, sender=sender, body=sms_body(reminder, now=now, slot=slot))
+    text = sms.Text(
+        to=client.sms_number, sender=sender, body=sms_body(reminder, now=now, slot=slot)
+    )
     try:
         sms.send(text)
     except sms.SmsError as error:

@@ -483,7 +483,9 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None, mail=None) -
                     reminder, now, error, channel=channel, note=f"{label}: will retry."
                 )
             notes.append(f"{label} failed: {error}.")
-            log.info("Reminder %s: %s failed (%s), trying the next way", reminder.id, channel, error)
+            log.info(
+                "Reminder %s: %s failed (%s), trying the next way", reminder.id, channel, error
+            )
             continue
         note = _note([*notes, extra] if extra else notes, channel, delivery)
         _finish(

@@ -197,7 +197,10 @@ def new_link(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def forget_phone(request: HttpRequest) -> HttpResponse:
-    """Log this phone out (for a shared or borrowed phone)."""
+    """Log this phone out (for a shared or borrowed phone); its notifications stop."""
+    from aftercare.views.channels import forget_this_phone
+
+    forget_this_phone(request)
     logout(request)
     return render(request, "client/forgotten.html")
 
@@ -353,9 +356,12 @@ def progress_page(request: HttpRequest) -> HttpResponse:
 
 
 @client_required
-def settings_page(request: HttpRequest) -> HttpResponse:
+def settings_page(request: HttpRequest, channel_form=None) -> HttpResponse:
     client: Client = request.client
-    form = ClientSettingsForm(request.POST or None, instance=client)
+    if channel_form is not None:  # the "How should we remind you?" form came back invalid
+        form = ClientSettingsForm(instance=client)
+    else:
+        form = ClientSettingsForm(request.POST or None, instance=client)
     if request.method == "POST" and form.is_valid():
         services.client_settings_save(
             client=form.save(commit=False),
@@ -380,8 +386,26 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             "google_calendar_url": "https://calendar.google.com/calendar/r?cid="
             + quote(webcal_url, safe=""),
             "paused": client.is_paused(client.local_today()),
+            **_channel_context(client, channel_form),
         },
+        status=400 if channel_form is not None else 200,
     )
+
+
+def _channel_context(client: Client, channel_form) -> dict[str, object]:
+    """What "How should we remind you?" shows: the choice, this phone's notifications,
+    the number and when the client agreed to texts."""
+    from aftercare import push
+    from aftercare.channel_forms import ReminderChannelForm
+    from aftercare.outbox.channels import sms_sender
+
+    return {
+        "channel_form": channel_form or ReminderChannelForm(client=client),
+        "vapid_public_key": push.keys().public,
+        "push_devices": client.push_subscriptions.count(),
+        "sms_enabled": client.practice.sms_enabled,
+        "sms_sender": sms_sender(client),
+    }
 
 
 def calendar_feed(request: HttpRequest) -> HttpResponse:

@@ -173,7 +173,20 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, "Settings saved.")
         return redirect("therapist-settings")
-    return render(request, "therapist/settings.html", {"form": form, "therapist": therapist})
+    from aftercare.outbox.channels import sms_sent_count
+
+    practice = therapist.practice
+    return render(
+        request,
+        "therapist/settings.html",
+        {
+            "form": form,
+            "therapist": therapist,
+            "practice": practice,
+            # Texts cost money: what this month has used so far, for the whole practice.
+            "sms_this_month": sms_sent_count(practice),
+        },
+    )
 
 
 @therapist_required
