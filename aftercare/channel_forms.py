@@ -38,7 +38,7 @@ def practice_region(practice: Practice) -> str | None:
 
 def normalise_mobile(raw: str, region: str | None) -> str:
     """The number in E.164 (+447700900123), or a ValidationError in plain words."""
-    example = "+44 7700 900123"
+    example = "+44 7400 123456"
     if region:
         sample = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
         if sample is not None:
@@ -76,7 +76,7 @@ class ReminderChannelForm(forms.Form):
         required=False,
         max_length=30,
         label="Mobile number for texts",
-        help_text="With the country code if you're abroad, for example +44 7700 900123.",
+        help_text="With the country code if you're abroad, for example +44 7400 123456.",
     )
     sms_consent = forms.BooleanField(
         required=False,

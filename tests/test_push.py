@@ -1,0 +1,443 @@
+"""Web push, end to end without the internet: the outbox sends a routine reminder to a
+push service stand-in on 127.0.0.1; the test checks it as a push service and a browser
+would (the VAPID JWT's ES256 signature, then the aes128gcm payload decrypted with the
+subscription's private key made here) and finds the slot and a link that logs the
+client in. A subscription the push service has forgotten (404/410) is removed and the
+email goes instead."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.test import Client as WebClient
+from django.urls import reverse
+
+from aftercare import push
+from aftercare.models import PushSubscription, Reminder
+from aftercare.outbox import reminders
+from clients import services as people
+from clients.models import Client
+from tests import factories
+from tests.standins import Browser, http_standin, verify_vapid
+
+Status = Reminder.Status
+
+
+@pytest.fixture(autouse=True)
+def _own_vapid_file(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    settings.VAPID_PUBLIC_KEY = settings.VAPID_PRIVATE_KEY = ""
+    settings.VAPID_SUBJECT = "mailto:hello@practice.example"
+
+
+@pytest.fixture
+def push_service():
+    with http_standin() as standin:
+        yield standin
+
+
+def subscribe(
+    client: Client, push_service, name: str = "phone-1"
+) -> tuple[Browser, PushSubscription]:
+    browser = Browser.new()
+    subscription = PushSubscription.objects.create(
+        client=client,
+        endpoint=f"{push_service.base_url}/push/{name}",
+        p256dh=browser.p256dh,
+        auth=browser.auth,
+    )
+    Client.objects.filter(id=client.id).update(reminder_channel="push")
+    return browser, subscription
+
+
+def queued(client: Client, slot_key: str) -> Reminder:
+    reminders.reminders_plan_due()
+    row = Reminder.objects.get(client=client, kind=Reminder.Kind.ROUTINE, slot_key=slot_key)
+    Reminder.objects.filter(id=row.id).update(status=Status.QUEUED)
+    return row
+
+
+def at(hour: int) -> datetime:
+    return datetime(2026, 11, 25, hour, 0, tzinfo=UTC)
+
+
+# --- the whole way ------------------------------------------------------------------------
+
+
+def test_a_routine_reminder_arrives_as_a_signed_encrypted_notification(
+    flare, client_person, clock, push_service, client
+):
+    browser, subscription = subscribe(client_person, push_service)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    # One request to the push service, and no email: the notification replaced it.
+    assert mail.outbox == []
+    [request] = push_service.received
+    assert request.path == "/push/phone-1"
+    assert request.headers["content-encoding"] == "aes128gcm"
+    assert int(request.headers["ttl"]) > 0
+    claims, key = verify_vapid(request.headers["authorization"])
+    assert key == push.keys().public  # signed with the app's VAPID key
+    assert claims["aud"] == push_service.base_url
+    assert claims["sub"] == "mailto:hello@practice.example"
+    assert claims["exp"] > at(8).timestamp()  # not expired when it arrives
+
+    payload = browser.decrypt(request.body)
+    assert payload["slot"] == "2026-11-25/morning"
+    assert payload["title"] == client_person.practice.name
+    assert payload["body"].startswith("Time for your morning routine.")
+    step_names = [step.name for step in flare.steps.all() if step.in_routine]
+    assert any(name in payload["body"] for name in step_names)
+    assert payload["url"].startswith("http://testserver/c/login/?sesame=")
+
+    # The link opens Today, logged in as this client, on a phone that had no session.
+    response = client.get(payload["url"].removeprefix("http://testserver"), follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("client-today")
+    assert response.wsgi_request.user == client_person.user
+
+    row.refresh_from_db()
+    assert (row.status, row.channel, row.channel_note, row.attempts) == (
+        Status.SENT,
+        "push",
+        "",
+        1,
+    )
+    subscription.refresh_from_db()
+    assert subscription.last_success_at is not None
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_a_forgotten_subscription_is_removed_and_the_email_goes(
+    flare, client_person, clock, push_service, status
+):
+    subscribe(client_person, push_service)
+    push_service.answer(status)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    assert len(push_service.received) == 1
+    assert not PushSubscription.objects.filter(client=client_person).exists()
+    assert [m.to for m in mail.outbox] == [[client_person.email]]
+    row.refresh_from_db()
+    assert (row.status, row.channel) == (Status.SENT, "email")
+    assert f"Notification failed: {status}: the phone turned them off." in row.channel_note
+    assert row.channel_note.endswith("Sent by email instead.")
+
+
+def test_one_phone_gone_and_one_still_there_is_one_notification(
+    flare, client_person, clock, push_service
+):
+    subscribe(client_person, push_service, "old-phone")
+    browser, _ = subscribe(client_person, push_service, "new-phone")
+    push_service.answer(410, 201)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    assert mail.outbox == []
+    assert list(PushSubscription.objects.values_list("endpoint", flat=True)) == [
+        f"{push_service.base_url}/push/new-phone"
+    ]
+    assert browser.decrypt(push_service.received[1].body)["slot"] == "2026-11-25/morning"
+    row.refresh_from_db()
+    assert row.channel == "push" and "410" in row.channel_note
+
+
+def test_a_busy_push_service_is_retried_later_like_a_busy_mail_server(
+    flare, client_person, clock, push_service
+):
+    browser, _ = subscribe(client_person, push_service)
+    push_service.answer(503, 201)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "retry"
+    row.refresh_from_db()
+    assert (row.status, row.channel) == (Status.PENDING, "push")
+    assert row.due_at > at(8)
+    assert mail.outbox == []
+
+    clock.move_to(row.due_at)
+    assert reminders.reminders_claim() == [row.id]
+    assert reminders.reminder_send(row.id) == "sent"
+    row.refresh_from_db()
+    assert (row.status, row.channel, row.attempts) == (Status.SENT, "push", 2)
+    assert browser.decrypt(push_service.received[-1].body)["slot"] == "2026-11-25/morning"
+    assert mail.outbox == []
+
+
+def test_push_chosen_with_no_phone_left_goes_by_email_and_says_so(flare, client_person, clock):
+    Client.objects.filter(id=client_person.id).update(reminder_channel="push")
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+    row.refresh_from_db()
+    assert (row.channel, row.channel_note) == (
+        "email",
+        "Notifications chosen, but no phone has them on; sent by email.",
+    )
+    assert len(mail.outbox) == 1
+
+
+def test_quiet_hours_stop_a_notification_too(flare, client_person, clock, push_service):
+    from datetime import time
+
+    subscribe(client_person, push_service)
+    Client.objects.filter(id=client_person.id).update(quiet_start=time(18, 30))
+    row = queued(client_person, "2026-11-25/evening")
+    clock.move_to(at(19))
+
+    assert reminders.reminder_send(row.id) == "skipped"
+    assert push_service.received == [] and mail.outbox == []
+
+
+# --- subscribing, on the client's own phone -----------------------------------------------
+
+
+def subscription_json(browser: Browser, endpoint: str = "https://push.example.net/send/abc"):
+    return json.dumps(
+        {"endpoint": endpoint, "keys": {"p256dh": browser.p256dh, "auth": browser.auth}}
+    )
+
+
+def csrf_phone(client_person) -> tuple[WebClient, str]:
+    """A phone logged in as the client, with CSRF checks on, as a real browser is."""
+    phone = WebClient(enforce_csrf_checks=True)
+    phone.force_login(client_person.user, backend="sesame.backends.ModelBackend")
+    page = phone.get(reverse("client-settings"))
+    return phone, page.cookies["csrftoken"].value
+
+
+def test_the_client_turns_notifications_on_for_their_phone(client_person):
+    phone, token = csrf_phone(client_person)
+    browser = Browser.new()
+
+    response = phone.post(
+        reverse("client-push-subscribe"),
+        subscription_json(browser),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+        HTTP_USER_AGENT="Mobile Safari",
+    )
+    again = phone.post(
+        reverse("client-push-subscribe"),
+        subscription_json(browser),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+
+    assert response.json() == {"ok": True, "channel": "push"}
+    assert again.status_code == 200  # a double tap adds nothing
+    saved = PushSubscription.objects.get()
+    assert (saved.client, saved.p256dh, saved.auth) == (client_person, browser.p256dh, browser.auth)
+    assert saved.session_key == phone.session.session_key
+    assert Client.objects.get(id=client_person.id).reminder_channel == "push"
+    page = phone.get(reverse("client-settings"))
+    assert "On for 1 phone." in page.content.decode()
+
+
+def test_subscribing_needs_the_csrf_token(client_person):
+    phone, _ = csrf_phone(client_person)
+    response = phone.post(
+        reverse("client-push-subscribe"),
+        subscription_json(Browser.new()),
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    assert not PushSubscription.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        '{"endpoint": "https://push.example.net/x"}',
+        '{"endpoint": "http://push.example.net/x", "keys": {"p256dh": "AAAA", "auth": "AAAA"}}',
+        '{"endpoint": "https://push.example.net/x", "keys": {"p256dh": "AAAA", "auth": "AAAA"}}',
+        '{"endpoint": 5, "keys": {"p256dh": 1, "auth": 2}}',
+    ],
+)
+def test_a_bad_subscription_is_refused_with_a_message(client_person, body):
+    phone, token = csrf_phone(client_person)
+    response = phone.post(
+        reverse("client-push-subscribe"),
+        body,
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]
+    assert not PushSubscription.objects.exists()
+    assert Client.objects.get(id=client_person.id).reminder_channel == "email"
+
+
+def test_nobody_else_subscribes_or_unsubscribes_for_a_client(client, client_person, therapist):
+    browser = Browser.new()
+    PushSubscription.objects.create(
+        client=client_person,
+        endpoint="https://push.example.net/send/mine",
+        p256dh=browser.p256dh,
+        auth=browser.auth,
+    )
+    other = factories.ClientFactory(practice=client_person.practice)
+
+    # Logged out: sent to the new-link page, nothing stored.
+    anonymous = client.post(
+        reverse("client-push-subscribe"),
+        subscription_json(Browser.new(), "https://push.example.net/a"),
+        content_type="application/json",
+    )
+    assert anonymous.status_code == 302 and PushSubscription.objects.count() == 1
+    # Another client cannot remove this client's phone.
+    client.force_login(other.user, backend="sesame.backends.ModelBackend")
+    response = client.post(
+        reverse("client-push-unsubscribe"),
+        json.dumps({"endpoint": "https://push.example.net/send/mine"}),
+        content_type="application/json",
+    )
+    assert response.json()["removed"] == 0
+    assert PushSubscription.objects.filter(client=client_person).count() == 1
+    # A therapist is no client.
+    client.force_login(therapist.user, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.post(reverse("client-push-test"), "{}", content_type="application/json")
+    assert response.status_code == 302
+    # Getting is not allowed.
+    client.force_login(client_person.user, backend="sesame.backends.ModelBackend")
+    assert client.get(reverse("client-push-subscribe")).status_code == 405
+
+
+def test_turning_off_the_last_phone_goes_back_to_email(client_person):
+    phone, token = csrf_phone(client_person)
+    browser = Browser.new()
+    phone.post(
+        reverse("client-push-subscribe"),
+        subscription_json(browser),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+
+    response = phone.post(
+        reverse("client-push-unsubscribe"),
+        json.dumps({"endpoint": "https://push.example.net/send/abc"}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+
+    assert response.json() == {"ok": True, "removed": 1, "channel": "email"}
+    assert not PushSubscription.objects.exists()
+
+
+def test_logging_out_removes_this_phones_notifications_only(client_person):
+    phone, token = csrf_phone(client_person)
+    phone.post(
+        reverse("client-push-subscribe"),
+        subscription_json(Browser.new(), "https://push.example.net/send/this-phone"),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    browser = Browser.new()
+    PushSubscription.objects.create(
+        client=client_person,
+        endpoint="https://push.example.net/send/other-phone",
+        p256dh=browser.p256dh,
+        auth=browser.auth,
+        session_key="another-session",
+    )
+
+    phone.post(reverse("client-forget"), {"csrfmiddlewaretoken": token})
+
+    assert list(PushSubscription.objects.values_list("endpoint", flat=True)) == [
+        "https://push.example.net/send/other-phone"
+    ]
+
+
+def test_revoking_the_clients_links_removes_every_phone(client_person, therapist):
+    for name in ("a", "b"):
+        browser = Browser.new()
+        PushSubscription.objects.create(
+            client=client_person,
+            endpoint=f"https://push.example.net/send/{name}",
+            p256dh=browser.p256dh,
+            auth=browser.auth,
+        )
+    people.client_links_revoke(client=client_person, by=therapist.user)
+    assert not PushSubscription.objects.exists()
+
+
+def test_the_test_button_sends_a_notification_to_the_phone(client_person, push_service):
+    browser, _ = subscribe(client_person, push_service)
+    phone, token = csrf_phone(client_person)
+
+    response = phone.post(
+        reverse("client-push-test"), "{}", content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
+
+    assert response.json() == {"ok": True, "delivered": 1}
+    payload = browser.decrypt(push_service.received[0].body)
+    assert payload["body"] == "This is how your reminders will look."
+    verify_vapid(push_service.received[0].headers["authorization"])
+
+
+def test_the_test_button_says_when_no_phone_can_be_reached(client_person, push_service):
+    subscribe(client_person, push_service)
+    push_service.answer(410)
+    phone, token = csrf_phone(client_person)
+
+    response = phone.post(
+        reverse("client-push-test"), "{}", content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
+
+    assert response.status_code == 502
+    assert "couldn't reach your phone" in response.json()["error"]
+    assert not PushSubscription.objects.exists()
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def test_the_embedded_default_makes_one_key_pair_and_keeps_it(settings, tmp_path):
+    first = push.keys()
+    push._stored_pair.cache_clear()
+    again = push.keys()
+
+    assert first == again
+    stored = json.loads((tmp_path / "vapid.json").read_text())
+    assert stored == {"public_key": first.public, "private_key": first.private}
+    assert (tmp_path / "vapid.json").stat().st_mode & 0o077 == 0  # readable by us only
+    assert len(push.b64url_decode(first.public)) == 65
+
+
+def test_keys_from_the_environment_win(settings, tmp_path):
+    public, private = push.generate_pair()
+    settings.VAPID_PUBLIC_KEY, settings.VAPID_PRIVATE_KEY = public, private
+
+    assert push.keys().public == public and push.keys().private == private
+    assert not (tmp_path / "vapid.json").exists()
+
+
+def test_vapid_keys_prints_a_working_pair_for_env(capsys):
+    from py_vapid import Vapid
+
+    call_command("vapid_keys", subject="mailto:me@practice.example")
+    lines = dict(line.split("=", 1) for line in capsys.readouterr().out.split())
+
+    vapid = Vapid.from_string(lines["VAPID_PRIVATE_KEY"])
+    header = vapid.sign(
+        {"aud": "https://push.example.net", "exp": 4102444800, "sub": "mailto:x@y.z"}
+    )
+    claims, key = verify_vapid(header["Authorization"])
+    assert key == lines["VAPID_PUBLIC_KEY"]
+    assert lines["VAPID_SUBJECT"] == "mailto:me@practice.example"
