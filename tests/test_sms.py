@@ -1,0 +1,352 @@
+"""Text messages: a routine reminder sent as a text through the real outbox (the file
+backend), the Twilio backend against a local stand-in of its REST API, and the STOP /
+START replies through Twilio's signed webhook."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+from twilio.request_validator import RequestValidator
+
+from aftercare import sms
+from aftercare.models import Reminder
+from aftercare.outbox import channels, reminders
+from clients.models import Client
+from tests import factories
+from tests.standins import http_standin
+
+Status = Reminder.Status
+NUMBER = "+447123456789"
+SENDER = "+447400123456"
+TOKEN = "twilio-auth-token-for-tests"
+
+
+@pytest.fixture(autouse=True)
+def _texts_to_files(settings, tmp_path):
+    settings.SMS_BACKEND = "file"
+    settings.SMS_FILE_PATH = str(tmp_path / "sms")
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+
+
+def texts(settings) -> list[str]:
+    folder = Path(settings.SMS_FILE_PATH)
+    return [p.read_text() for p in sorted(folder.glob("*.txt"))] if folder.exists() else []
+
+
+def texting(client: Client) -> Client:
+    """The practice sends texts and the client agreed to them."""
+    practice = client.practice
+    practice.sms_enabled, practice.sms_sender = True, SENDER
+    practice.save()
+    Client.objects.filter(id=client.id).update(
+        reminder_channel="sms", sms_number=NUMBER, sms_opt_in_at=timezone.now()
+    )
+    return Client.objects.select_related("practice").get(id=client.id)
+
+
+def queued(client: Client, slot_key: str) -> Reminder:
+    reminders.reminders_plan_due()
+    row = Reminder.objects.get(client=client, kind=Reminder.Kind.ROUTINE, slot_key=slot_key)
+    Reminder.objects.filter(id=row.id).update(status=Status.QUEUED)
+    return row
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+# --- through the outbox ---------------------------------------------------------------------
+
+
+def test_a_routine_reminder_goes_as_one_short_text_instead_of_the_email(
+    flare, client_person, clock, settings, client
+):
+    texting(client_person)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(25, 8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+    assert reminders.reminder_send(row.id) == "not queued"
+
+    assert mail.outbox == []
+    [text] = texts(settings)
+    headers, _, body = text.partition("\n\n")
+    assert f"To: {NUMBER}" in headers and f"From: {SENDER}" in headers
+    body = body.strip()
+    assert body.startswith(f"{client_person.practice.name}: Time for your morning routine.")
+    assert body.endswith("Reply STOP to end texts.")
+    assert len(body) <= 160
+    assert body.isascii()
+    link = next(word for word in body.split() if word.startswith("http://testserver/"))
+    # The link logs the client in and opens Today.
+    response = client.get(link.removeprefix("http://testserver"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("client-today")
+    assert response.wsgi_request.user == client_person.user
+
+    row.refresh_from_db()
+    assert (row.status, row.channel, row.channel_note) == (Status.SENT, "sms", "")
+    assert channels.sms_sent_count(client_person.practice) == 1
+
+
+def test_a_client_who_replied_stop_gets_the_email_instead(flare, client_person, clock, settings):
+    texting(client_person)
+    Client.objects.filter(id=client_person.id).update(sms_stopped_at=timezone.now())
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(25, 8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+    assert texts(settings) == []
+    assert len(mail.outbox) == 1
+    row.refresh_from_db()
+    assert (row.channel, row.channel_note) == (
+        "email",
+        "Text chosen, but the client replied STOP; sent by email.",
+    )
+
+
+def test_with_the_practices_texts_switched_off_the_email_goes(
+    flare, client_person, clock, settings
+):
+    texting(client_person).practice.__class__.objects.update(sms_enabled=False)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(25, 8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+    assert texts(settings) == [] and len(mail.outbox) == 1
+
+
+def test_quiet_hours_and_pauses_hold_back_texts_too(flare, client_person, clock, settings):
+    texting(client_person)
+    Client.objects.filter(id=client_person.id).update(quiet_start=time(18, 30))
+    row = queued(client_person, "2026-11-25/evening")
+    clock.move_to(at(25, 19))
+
+    assert reminders.reminder_send(row.id) == "skipped"
+    row.refresh_from_db()
+    assert row.reason == "Quiet hours."
+    assert texts(settings) == [] and mail.outbox == []
+
+
+def test_never_more_than_two_texts_a_day(flare, client_person, clock, settings):
+    texting(client_person)
+    moment = at(25, 6)
+    while moment < at(28, 6):
+        clock.move_to(moment)
+        reminders.reminders_plan_due()
+        for reminder_id in reminders.reminders_claim() + reminders.reminders_sweep():
+            reminders.reminder_send(reminder_id)
+        moment += timezone.timedelta(minutes=30)
+
+    sent = Reminder.objects.filter(client=client_person, status=Status.SENT)
+    assert set(sent.values_list("channel", flat=True)) == {"sms"}
+    per_day: dict = {}
+    for row in sent:
+        per_day[row.slot_day] = per_day.get(row.slot_day, 0) + 1
+    assert per_day and max(per_day.values()) <= 2
+    assert len(texts(settings)) == sent.count() and mail.outbox == []
+
+
+def test_a_disk_that_refuses_the_file_is_retried_later(flare, client_person, clock, settings):
+    texting(client_person)
+    blocker = Path(settings.SMS_FILE_PATH)
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("a file where the folder should be")
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(25, 8))
+
+    assert reminders.reminder_send(row.id) == "retry"
+    row.refresh_from_db()
+    assert (row.status, row.channel) == (Status.PENDING, "sms")
+    assert row.reason.startswith("Will retry: Could not write the text")
+    assert mail.outbox == []
+
+
+def test_the_therapist_sees_how_each_reminder_went(
+    flare, client_person, clock, settings, therapist, therapist_client
+):
+    texting(client_person)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(25, 8))
+    reminders.reminder_send(row.id)
+    Client.objects.filter(id=client_person.id).update(sms_stopped_at=timezone.now())
+    row = queued(client_person, "2026-11-25/evening")
+    clock.move_to(at(25, 19))
+    reminders.reminder_send(row.id)
+
+    # A fresh login: the fixture's session is older than a therapist's 12 hours by now.
+    therapist_client.force_login(
+        therapist.user, backend="django.contrib.auth.backends.ModelBackend"
+    )
+    page = therapist_client.get(reverse("therapist-client", args=[client_person.public_id]))
+    html = page.content.decode()
+    assert "by text message" in html and "by email" in html
+    assert "Text chosen, but the client replied STOP; sent by email." in html
+    assert "Replied STOP to texts" in html
+    settings_page = therapist_client.get(reverse("therapist-settings")).content.decode()
+    assert "Texts sent this month: <strong>1</strong>" in settings_page
+
+
+# --- the Twilio backend against a stand-in -------------------------------------------------
+
+
+def test_twilio_gets_to_from_and_body_with_the_accounts_basic_auth():
+    reply = b'{"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"}'
+    with http_standin() as twilio:
+        twilio.answer((201, reply))
+        backend = sms.TwilioBackend(
+            account_sid="AC123", auth_token="secret", api_base=twilio.base_url
+        )
+
+        message_id = backend.send(sms.Text(to=NUMBER, sender=SENDER, body="Time for your routine."))
+
+    assert message_id == "SM0123456789abcdef0123456789abcdef"
+    [request] = twilio.received
+    assert request.path == "/2010-04-01/Accounts/AC123/Messages.json"
+    assert parse_qs(request.body.decode()) == {
+        "To": [NUMBER],
+        "From": [SENDER],
+        "Body": ["Time for your routine."],
+    }
+    scheme, _, encoded = request.headers["authorization"].partition(" ")
+    assert (scheme, base64.b64decode(encoded).decode()) == ("Basic", "AC123:secret")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "transient", "stopped"),
+    [
+        (400, 21610, False, True),  # the number replied STOP to Twilio
+        (400, 21211, False, False),  # not a valid number
+        (429, 20429, True, False),
+        (503, 20500, True, False),
+    ],
+)
+def test_twilio_refusals_say_whether_to_retry(status, code, transient, stopped):
+    body = f'{{"code": {code}, "message": "no", "status": {status}}}'.encode()
+    with http_standin() as twilio:
+        twilio.answer((status, body))
+        backend = sms.TwilioBackend(
+            account_sid="AC123", auth_token="secret", api_base=twilio.base_url
+        )
+        with pytest.raises(sms.SmsError) as caught:
+            backend.send(sms.Text(to=NUMBER, sender=SENDER, body="x"))
+    assert (caught.value.transient, caught.value.stopped) == (transient, stopped)
+
+
+def test_twilio_unreachable_is_retried():
+    with http_standin() as twilio:
+        base = twilio.base_url
+    backend = sms.TwilioBackend(account_sid="AC123", auth_token="secret", api_base=base)
+    with pytest.raises(sms.SmsError) as caught:
+        backend.send(sms.Text(to=NUMBER, sender=SENDER, body="x"))
+    assert caught.value.transient
+
+
+def test_a_stop_that_twilio_knew_of_ends_texts_and_the_email_goes(
+    flare, client_person, clock, settings
+):
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID = "AC123"
+    texting(client_person)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(25, 8))
+    with http_standin() as twilio:
+        twilio.answer((400, b'{"code": 21610, "message": "unsubscribed recipient", "status": 400}'))
+        settings.TWILIO_API_BASE = twilio.base_url
+
+        assert reminders.reminder_send(row.id) == "sent"
+
+    assert len(twilio.received) == 1
+    assert len(mail.outbox) == 1
+    row.refresh_from_db()
+    assert row.channel == "email" and "21610" in row.channel_note
+    assert Client.objects.get(id=client_person.id).sms_stopped_at is not None
+
+
+# --- STOP and START: Twilio's webhook ------------------------------------------------------
+
+
+def webhook(client, body: str, *, number: str = NUMBER, to: str = SENDER, token: str = TOKEN):
+    url = "http://testserver" + reverse("sms-webhook")
+    params = {"From": number, "To": to, "Body": body, "MessageSid": "SM1", "AccountSid": "AC1"}
+    signature = RequestValidator(token).compute_signature(url, params)
+    return client.post(reverse("sms-webhook"), params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+@pytest.mark.parametrize(
+    "word", ["STOP", "stop", " Stop. ", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
+)
+def test_stop_ends_texts_for_that_number(client, client_person, word):
+    texting(client_person)
+
+    response = webhook(client, word)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/xml")
+    assert (
+        response.content.decode() == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+    )
+    person = Client.objects.get(id=client_person.id)
+    assert person.sms_stopped_at is not None
+    assert person.sms_opt_in_at is not None  # the consent record stays
+
+
+@pytest.mark.parametrize("word", ["START", "yes", "UNSTOP"])
+def test_start_allows_texts_again(client, client_person, word):
+    texting(client_person)
+    Client.objects.filter(id=client_person.id).update(sms_stopped_at=timezone.now())
+
+    assert webhook(client, word).status_code == 200
+    assert Client.objects.get(id=client_person.id).sms_stopped_at is None
+
+
+def test_a_forged_signature_is_refused_and_changes_nothing(client, client_person):
+    texting(client_person)
+
+    forged = webhook(client, "STOP", token="somebody-elses-token")
+    url = reverse("sms-webhook")
+    unsigned = client.post(url, {"From": NUMBER, "To": SENDER, "Body": "STOP"})
+    # A real signature for START, replayed with the body changed to STOP.
+    params = {"From": NUMBER, "To": SENDER, "Body": "START"}
+    signature = RequestValidator(TOKEN).compute_signature("http://testserver" + url, params)
+    tampered = client.post(url, {**params, "Body": "STOP"}, HTTP_X_TWILIO_SIGNATURE=signature)
+
+    assert [r.status_code for r in (forged, unsigned, tampered)] == [403, 403, 403]
+    assert Client.objects.get(id=client_person.id).sms_stopped_at is None
+
+
+def test_without_an_auth_token_configured_nothing_is_believed(client, client_person, settings):
+    texting(client_person)
+    settings.TWILIO_AUTH_TOKEN = ""
+    assert webhook(client, "STOP", token="").status_code == 403
+    assert Client.objects.get(id=client_person.id).sms_stopped_at is None
+
+
+def test_stop_reaches_only_the_practice_the_text_came_from(client, client_person):
+    texting(client_person)
+    elsewhere = factories.ClientFactory(
+        practice=factories.PracticeFactory(sms_enabled=True, sms_sender="+447400999999")
+    )
+    Client.objects.filter(id=elsewhere.id).update(sms_number=NUMBER, sms_opt_in_at=timezone.now())
+
+    webhook(client, "STOP", to=SENDER)
+
+    assert Client.objects.get(id=client_person.id).sms_stopped_at is not None
+    assert Client.objects.get(id=elsewhere.id).sms_stopped_at is None
+
+
+def test_other_replies_change_nothing(client, client_person):
+    texting(client_person)
+    response = webhook(client, "Thanks, will do! stop by later")
+    assert response.status_code == 200
+    assert Client.objects.get(id=client_person.id).sms_stopped_at is None
+
+
+def test_the_webhook_takes_only_post(client):
+    assert client.get(reverse("sms-webhook")).status_code == 405
