@@ -536,3 +536,116 @@ def test_6_an_smtp_outage_gives_no_error_page_and_every_email_goes_once_after(sp
     # The History still says each link was sent.
     for person in people:
         assert person.audit_events.filter(action="link_sent").exists()
+
+
+# --- 7. the other channels: texts and notifications through the same outbox ---------------
+
+
+def test_7_texts_and_notifications_go_through_the_same_outbox_exactly_once(spawn, sink, tmp_path):
+    """A real worker sends a mixed batch: nudges chosen by text (the file backend), by
+    notification (a push service stand-in on 127.0.0.1), by email, and by notification to
+    a phone the push service has forgotten (410: the email goes). A busy push service
+    (503) is retried through the database like a busy mail server. Each person gets each
+    nudge once, by one way."""
+    from aftercare import push
+    from aftercare.models import PushSubscription
+    from clients.models import Client
+    from tests.standins import Browser, http_standin, verify_vapid
+
+    public, private = push.generate_pair()
+    sms_dir = tmp_path / "sms"
+    practice = factories.PracticeFactory(sms_enabled=True, sms_sender="+447400123456")
+    rows = booking_rows(24, clients=6, practice=practice)
+    people = sorted({row.client_id for row in rows})
+    by_text, by_push, by_email, push_gone, push_busy, _plain = people
+    for number, person in enumerate((by_text, by_push, push_gone, push_busy)):
+        if person == by_text:
+            Client.objects.filter(id=person).update(
+                reminder_channel="sms",
+                sms_number=f"+44712345678{number}",
+                sms_opt_in_at=timezone.now(),
+            )
+        else:
+            Client.objects.filter(id=person).update(reminder_channel="push")
+    Client.objects.filter(id=by_email).update(reminder_channel="email")
+
+    with http_standin() as push_service:
+        browsers = {}
+        for person in (by_push, push_gone, push_busy):
+            browsers[person] = Browser.new()
+            PushSubscription.objects.create(
+                client_id=person,
+                endpoint=f"{push_service.base_url}/push/{person}",
+                p256dh=browsers[person].p256dh,
+                auth=browsers[person].auth,
+            )
+
+        answers = {f"/push/{push_gone}": [410], f"/push/{push_busy}": [503, 503]}
+        real_next = push_service._next
+
+        def answer_for_path() -> tuple[int, bytes]:
+            path = push_service.received[-1].path
+            queue = answers.get(path)
+            if path == f"/push/{push_gone}":
+                return (410, b"")
+            if queue:
+                return (queue.pop(0), b"")
+            return real_next()
+
+        push_service._next = answer_for_path
+        spawn(
+            "worker",
+            SMS_BACKEND="file",
+            SMS_FILE_PATH=sms_dir,
+            VAPID_PUBLIC_KEY=public,
+            VAPID_PRIVATE_KEY=private,
+            VAPID_SUBJECT="mailto:hello@practice.example",
+        )
+        ids = message_ids(rows)
+        tasks.tick()
+        tick_until_finished(ids, timeout=90)
+        quiet_for(sink, 1.0, timeout=10)
+
+    assert statuses(ids) == dict.fromkeys(ids, Status.SENT)
+    found = {row.id: row for row in Reminder.objects.filter(id__in=ids)}
+    channel_of = {person: set() for person in people}
+    for row in found.values():
+        channel_of[row.client_id].add(row.channel)
+    assert channel_of[by_text] == {"sms"}
+    assert channel_of[by_push] == {"push"}
+    assert channel_of[push_busy] == {"push"}
+    assert channel_of[push_gone] == channel_of[by_email] == channel_of[_plain] == {"email"}
+
+    # Texts: one file per row of the texting client, none for anyone else.
+    texts = [path.read_text() for path in sms_dir.glob("*.txt")]
+    text_rows = [row for row in found.values() if row.client_id == by_text]
+    assert len(texts) == len(text_rows) == 4
+    assert all("To: +447123456780" in text and "Reply STOP" in text for text in texts)
+
+    # Notifications: each one pushed decrypts to its row's slot, signed with our key.
+    pushed = {}
+    for request in push_service.received:
+        person = int(request.path.rsplit("/", 1)[1])
+        claims, key = verify_vapid(request.headers["authorization"])
+        assert key == public and claims["aud"] == push_service.base_url
+        payload = browsers[person].decrypt(request.body)
+        pushed.setdefault(person, []).append(payload["slot"])
+    for person in (by_push, push_busy):
+        slots = sorted(row.slot_key for row in found.values() if row.client_id == person)
+        delivered = pushed[person]
+        if person == push_busy:  # two 503s, then delivered: the slots repeat only there
+            assert sorted(set(delivered)) == slots
+        else:
+            assert sorted(delivered) == slots  # exactly once each
+    assert any(found[i].attempts > 1 for i in found if found[i].client_id == push_busy)
+
+    # The forgotten phone: removed, and its nudges came by email with the reason.
+    assert not PushSubscription.objects.filter(client_id=push_gone).exists()
+    for row in found.values():
+        if row.client_id == push_gone:
+            assert "410" in row.channel_note or "no phone has them on" in row.channel_note
+
+    # Email: exactly once for every row that went by email, none for the others.
+    email_ids = {i: mid for i, mid in ids.items() if found[i].channel == "email"}
+    assert_exactly_once(sink, email_ids)
+    assert len(sink) == len(email_ids) == 12
