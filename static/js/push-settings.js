@@ -52,10 +52,16 @@
     }).then(function () { return navigator.serviceWorker.ready; });
   }
 
+  // The buttons' own display rule beats the hidden attribute: set both.
+  function toggle(button, visible) {
+    button.hidden = !visible;
+    button.style.display = visible ? "" : "none";
+  }
+
   function show(subscribed) {
-    onButton.hidden = subscribed;
-    offButton.hidden = !subscribed;
-    testButton.hidden = !subscribed;
+    toggle(onButton, !subscribed);
+    toggle(offButton, subscribed);
+    toggle(testButton, subscribed);
   }
 
   function turnOn() {
