@@ -19,7 +19,16 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from aftercare.models import Alert, Completion, PhaseChange, Plan, PlanStep, Reminder, SymptomLog
+from aftercare.models import (
+    Alert,
+    Completion,
+    PhaseChange,
+    Plan,
+    PlanStep,
+    PushSubscription,
+    Reminder,
+    SymptomLog,
+)
 from clients.models import AuditEvent, Client, MassageSession, User
 from clients.services import audit_event_record
 
@@ -41,6 +50,10 @@ CLIENT_FIELDS = [
     "paused_until",
     "routine_emails",
     "booking_emails",
+    "reminder_channel",
+    "sms_number",
+    "sms_opt_in_at",
+    "sms_stopped_at",
     "links_revoked_at",
     "created_at",
     "updated_at",
@@ -160,8 +173,17 @@ TABLES: dict[str, tuple[type, str, list[str], dict[str, F]]] = {
             "reason",
             "attempts",
             "sent_at",
+            "channel",
+            "channel_note",
             "created_at",
         ],
+        {},
+    ),
+    # The phones with notifications on (not their keys: those are the browser's secret).
+    "notification_phones": (
+        PushSubscription,
+        "client",
+        ["id", "user_agent", "created_at", "last_success_at"],
         {},
     ),
     "history": (AuditEvent, "client", ["at", "actor_name", "action", "detail"], {}),

@@ -165,6 +165,7 @@ def test_it_exports_one_csv_per_table_in_a_zip_a_spreadsheet_opens(therapist, cl
         "phase_changes",
         "alerts",
         "reminders",
+        "notification_phones",
         "history",
     }
     assert [row["name"] for row in tables["client"]] == [client_person.name]
