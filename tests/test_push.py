@@ -441,3 +441,22 @@ def test_vapid_keys_prints_a_working_pair_for_env(capsys):
     claims, key = verify_vapid(header["Authorization"])
     assert key == lines["VAPID_PUBLIC_KEY"]
     assert lines["VAPID_SUBJECT"] == "mailto:me@practice.example"
+
+
+def test_a_push_service_down_for_hours_gives_way_to_the_email_at_the_last_try(
+    flare, client_person, clock, push_service
+):
+    subscribe(client_person, push_service)
+    push_service.answer(503)
+    row = queued(client_person, "2026-11-25/morning")
+    Reminder.objects.filter(id=row.id).update(attempts=reminders.MAX_ATTEMPTS - 1)
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    assert len(push_service.received) == 1
+    assert [m.to for m in mail.outbox] == [[client_person.email]]
+    row.refresh_from_db()
+    assert (row.channel, row.attempts) == ("email", reminders.MAX_ATTEMPTS)
+    assert row.channel_note.startswith("Notification failed: the push service said 503.")
+    assert PushSubscription.objects.filter(client=client_person).exists()  # 503 isn't "gone"

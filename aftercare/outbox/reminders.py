@@ -682,7 +682,7 @@ def _why_skip_routine(reminder: Reminder, client: Client, now: datetime, local_n
     if _slot_done(plan, slot):
         return "Already done: every step of this slot was ticked."
     if _routine_sent_on(client, reminder.slot_day) >= MAX_ROUTINE_PER_DAY:
-        return "Two routine emails were already sent that day."
+        return "Two routine reminders (by any channel) were already sent that day."
     return ""
 
 
