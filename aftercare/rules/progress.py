@@ -309,11 +309,7 @@ def pain_trend(daily: Sequence[tuple[date, int]], today: date) -> Trend | None:
             f"your worst pain was {newest}.",
         )
     if len(daily) == 1:
-        return Trend(
-            "one",
-            f"One check-in so far: worst pain {newest}. After a few more, this shows "
-            "which way it's going.",
-        )
+        return Trend("one", f"One check-in so far: worst pain {newest}.")
     week_before = [
         value
         for day, value in daily
