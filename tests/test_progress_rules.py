@@ -14,7 +14,9 @@ from aftercare.rules.phases import Frequency, Phase
 from aftercare.rules.progress import (
     Mark,
     RoutineDays,
+    daily_series,
     day_mark,
+    pain_chart,
     pain_trend,
     routine_progress,
     routine_streak,
@@ -333,3 +335,16 @@ def test_the_trend_is_always_true_to_the_numbers(history):
     # Words of blame or alarm never appear.
     for word in ("fail", "should have", "your fault", "bad", "!"):
         assert word not in sentence.lower()
+
+
+# --- the chart with few points ------------------------------------------------------------------
+
+
+@given(logged=st.sets(st.integers(min_value=0, max_value=29), max_size=30))
+def test_under_four_check_in_days_the_chart_is_a_list(logged):
+    series = daily_series(
+        [(TODAY - timedelta(days=n), 5) for n in logged], [], last_day=TODAY, days=30
+    )
+    chart = pain_chart(series)
+    assert len(chart.dots) == len(logged)
+    assert chart.few is (len(logged) < 4)
