@@ -199,7 +199,7 @@ class Routine:
     week_done: int
     week_due: int  # days this week with the routine due (or done), the plan's days only
     streak: int
-    at_risk: bool  # one routine day missed: today's routine keeps the streak going
+    at_risk: bool  # the last routine day missed, today's still open: it keeps the streak
     ever_done: bool
 
     @property
@@ -275,7 +275,8 @@ def routine_progress(
         week_done=sum(mark is Mark.DONE for _, mark in week),
         week_due=sum(mark in counted for _, mark in week),
         streak=streak,
-        at_risk=streak > 0 and last_due_missed(history),
+        # Only when today has a routine to do: "today's routine keeps it going".
+        at_risk=streak > 0 and history[-1] is Mark.TODAY and last_due_missed(history),
         ever_done=Mark.DONE in history,
     )
 
@@ -300,7 +301,7 @@ def pain_trend(daily: Sequence[tuple[date, int]], today: date) -> Trend | None:
     A rise this week speaks first (a clinician wants that heard even after a good start)."""
     if not daily:
         return None
-    first_day, first = daily[0]
+    first = daily[0][1]
     newest_day, newest = daily[-1]
     if newest_day < today - timedelta(days=6):
         return Trend(
