@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from aftercare import triage
-from aftercare.models import Alert, PhaseChange, Plan, PlanStep, SymptomLog
+from aftercare.models import Alert, Completion, PhaseChange, Plan, PlanStep, SymptomLog
 from aftercare.outbox import reminders
 from aftercare.rules import attention, taper
-from aftercare.rules.phases import Phase
+from aftercare.rules.phases import Frequency, Phase
 from aftercare.rules.safety import safety_level
 from aftercare.selectors import log_entry, plan_state
 from clients.models import AuditEvent
@@ -34,6 +34,25 @@ class CheckinResult:
     new_alerts: list[Alert] = field(default_factory=list)
     duplicate: bool = False
     attention: attention.Level = attention.Level.CALM
+
+
+def checkin_steps(plan: Plan) -> list[PlanStep]:
+    """The steps "Which steps did you do?" lists: the routine of the plan's current phase
+    (Heat too when the phase has it), not a step the phase leaves out (say QL in a flare),
+    skipped for this client or paused after it raised pain. Uses the plan's prefetched
+    steps (no query)."""
+    return [
+        step
+        for step in plan.steps.all()
+        if step.in_routine and step.frequency_in(plan.phase) != Frequency.NONE
+    ]
+
+
+def steps_ticked(plan: Plan, day: date) -> list[int]:
+    """The steps ticked done on Today for a local day, in any slot: the check-in starts
+    with these ticked so a client who ticked along the way answers nothing twice."""
+    done = Completion.objects.filter(step__plan=plan, day=day)
+    return sorted(set(done.values_list("step_id", flat=True)))
 
 
 def symptom_log_create(

@@ -431,7 +431,7 @@ class CheckinForm(forms.Form):
         required=False,
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
-        label="Which steps did you do since last time?",
+        label="Which steps did you do?",
     )
     worse_steps = forms.TypedMultipleChoiceField(
         required=False,
@@ -456,7 +456,7 @@ class CheckinForm(forms.Form):
     note = forms.CharField(
         required=False,
         max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 1}),
         label="Anything to tell your therapist? (optional)",
     )
     flare_tap = forms.BooleanField(required=False, label="I'm having a flare")
@@ -486,9 +486,11 @@ class CheckinForm(forms.Form):
 
     def __init__(self, *args, steps, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        choices = [(step.id, step.name) for step in steps]
-        self.fields["steps_done"].choices = choices
-        self.fields["worse_steps"].choices = choices
+        self.fields["steps_done"].choices = [(step.id, step.name) for step in steps]
+        # Heat is a warm-up, not an exercise the taper pauses: not a step that "made it worse".
+        self.fields["worse_steps"].choices = [
+            (step.id, step.name) for step in steps if not step.is_heat
+        ]
 
     def clean(self):
         data = super().clean()

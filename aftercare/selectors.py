@@ -265,22 +265,67 @@ def dashboard_row(client: Client) -> DashboardRow:
 class ProgressView:
     series: list[progress.DayPoint]
     chart: progress.Chart
-    sentence: str
+    routine: progress.Routine
+    trend: progress.Trend | None  # None before the first check-in
+    milestone: str  # while it settles: the low days still needed, else ""
+    on_hold: bool
+    empty: bool  # nothing ticked and no check-in yet: the page says what will appear
 
 
 def plan_progress(plan: Plan, client: Client, days: int = 30) -> ProgressView:
-    """The last `days` days of pain and routine (2 queries)."""
+    """The last `days` days of pain and routine, this week, the streak and the pain trend
+    since the plan started (3 queries: check-ins, ticks, phase changes)."""
+    zone = client.zone
     last = client.local_today()
+    start = min(plan.started_at.astimezone(zone).date(), last)
     first = last - timedelta(days=days - 1)
-    worst = SymptomLog.objects.filter(plan=plan, day__gte=first, worst_pain__isnull=False)
-    done = Completion.objects.filter(step__plan=plan, day__gte=first).values_list("day", flat=True)
+    worst_by_day: dict[date, int] = {}
+    for day, worst in SymptomLog.objects.filter(plan=plan, worst_pain__isnull=False).values_list(
+        "day", "worst_pain"
+    ):
+        worst_by_day[day] = max(worst_by_day.get(day, 0), worst)
+    done = set(Completion.objects.filter(step__plan=plan).values_list("day", flat=True).distinct())
     series = progress.daily_series(
-        worst.values_list("day", "worst_pain"), set(done), last_day=last, days=days
+        [(d, w) for d, w in worst_by_day.items() if d >= first], done, last_day=last, days=days
     )
+    phase = Phase(plan.phase)
+    routine = progress.routine_progress(
+        start=start, today=last, done=done, due=_routine_days(plan, client)
+    )
+    since_start = sorted((d, w) for d, w in worst_by_day.items() if start <= d <= last)
     return ProgressView(
         series=series,
         chart=progress.pain_chart(series),
-        sentence=progress.encouragement(series, Phase(plan.phase), plan.maintenance_days),
+        routine=routine,
+        trend=progress.pain_trend(since_start, last),
+        milestone=progress.milestone(series, phase, plan.maintenance_days),
+        on_hold=phase == Phase.HOLD,
+        empty=not done and not worst_by_day,
+    )
+
+
+def _routine_days(plan: Plan, client: Client) -> progress.RoutineDays:
+    """Which days had the routine due, phase by phase (a hold or a day off is a rest day)."""
+    zone = client.zone
+    changes = []
+    for at, to_phase in plan.phase_changes.order_by("at", "id").values_list("at", "to_phase"):
+        if to_phase in Phase._value2member_map_:  # a row written behind the app's back: skip
+            changes.append((at.astimezone(zone).date(), Phase(to_phase)))
+    steps = [step for step in plan.steps.all() if step.in_routine]
+    by_phase = {
+        phase: [
+            schedule.StepDue(
+                key=step.id,
+                name=step.name,
+                frequency=step.frequency_in(phase),
+                is_heat=step.is_heat,
+            )
+            for step in steps
+        ]
+        for phase in Phase
+    }
+    return progress.RoutineDays(
+        by_phase, changes, Phase(plan.phase), client_preferences(client), client.zone_name
     )
 
 

@@ -123,11 +123,14 @@ def test_it_shows_the_form_with_the_safety_question_first(phone, plan):
     submission_key_of(response)
 
 
-def test_it_offers_only_the_routine_steps_without_heat(phone, plan):
+def test_it_offers_the_steps_of_the_current_phase_heat_included(phone, plan):
+    # A flare: heat before each routine, no QL (its flare frequency is "none"). The full
+    # cases are in tests/test_checkin_calm.py.
     response = phone.get(reverse("client-checkin"))
     offered = {int(v) for v in re.findall(r'name="steps_done" value="(\d+)"', text(response))}
-    expected = {s.id for s in plan.steps.all() if not s.is_heat}
+    expected = {s.id for s in plan.steps.all() if s.flare != "none"}
     assert offered == expected
+    assert step_named(plan, "Heat first").id in offered
 
 
 def test_it_saves_a_check_in_and_goes_back_to_today_with_a_message(phone, plan, client_person):

@@ -233,12 +233,14 @@ def checkin(request: HttpRequest) -> HttpResponse:
         return redirect("client-safety")
     if request.method == "GET" and "saved" in request.GET:
         return _checkin_saved(request, client, plan, request.GET["saved"])
-    steps = [step for step in plan.steps.all() if step.in_routine and not step.is_heat]
     initial = {
         "submission_key": uuid.uuid4(),
         "flare_tap": request.GET.get("flare") == "1",
         "gone_tap": request.GET.get("gone") == "1",
+        # What was ticked on Today comes ticked here: nothing answered twice.
+        "steps_done": checkins.steps_ticked(plan, client.local_today()),
     }
+    steps = checkins.checkin_steps(plan)
     form = CheckinForm(request.POST or None, steps=steps, initial=initial)
     context = {"client": client, "plan": plan, "form": form, "practice": client.practice}
     if request.method == "POST":

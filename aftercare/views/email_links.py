@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from aftercare import checkins, services, tokens
 from aftercare.forms import CheckinForm
-from aftercare.models import Completion, Reminder
+from aftercare.models import Reminder
 from aftercare.outbox import reminders
 from aftercare.rules import safety
 from aftercare.rules.phases import PHASE_SENTENCES, Phase
@@ -82,15 +82,13 @@ def _checkin(request: HttpRequest, reminder: Reminder) -> HttpResponse:
         return render(
             request, "client/email_done.html", {"gone": True, "practice": client.practice}
         )
-    steps = [step for step in plan.steps.all() if step.in_routine and not step.is_heat]
-    # Prefilled for the reminder's day: the steps already ticked are ticked here too.
-    done = Completion.objects.filter(step__plan=plan, day=reminder.slot_day)
+    # The same steps as the check-in page, prefilled with those ticked on the reminder's day.
     form = CheckinForm(
         request.POST or None,
-        steps=steps,
+        steps=checkins.checkin_steps(plan),
         initial={
             "submission_key": uuid.uuid4(),
-            "steps_done": sorted(set(done.values_list("step_id", flat=True))),
+            "steps_done": checkins.steps_ticked(plan, reminder.slot_day),
         },
     )
     if request.method == "POST" and form.is_valid():
