@@ -403,6 +403,16 @@ def test_4a_concurrent_ticks_claim_each_row_once(services):
 
 
 def test_4b_two_beat_processes_cause_no_duplicates(spawn, sink):
+    tick_env = {"TICK_SECONDS": 1, "REMINDER_STUCK_SECONDS": 60}
+    work = spawn("worker", concurrency=2, **tick_env)  # two ticks can run at once
+    beats = [spawn("beat", name, **tick_env) for name in ("beat-a", "beat-b")]
+    # The rows are made once the ticks run (on a loaded machine the processes can take
+    # longer to start than the rows take to fall due, and one tick would claim them all).
+    wait_until(
+        lambda: Heartbeat.objects.filter(name="tick").exists(),
+        timeout=60,
+        message="no tick yet",
+    )
     # Rows fall due over 6 s while both beats tick every second: many ticks claim some.
     rows = booking_rows(150, due_over=6)
     ids = message_ids(rows)
@@ -410,9 +420,6 @@ def test_4b_two_beat_processes_cause_no_duplicates(spawn, sink):
         factories.ClientFactory(practice=rows[0].client.practice),
         factories.TherapistFactory(practice=rows[0].client.practice),
     ).client
-    tick_env = {"TICK_SECONDS": 1, "REMINDER_STUCK_SECONDS": 60}
-    work = spawn("worker", concurrency=2, **tick_env)  # two ticks can run at once
-    beats = [spawn("beat", name, **tick_env) for name in ("beat-a", "beat-b")]
 
     wait_until(lambda: all_finished(ids), timeout=90, message=lambda: f"waiting: {waiting(ids)}")
     ticked = Heartbeat.objects.get(name="tick").at
