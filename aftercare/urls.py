@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from aftercare.forms import AdminLoginForm
-from aftercare.views import client, email_links, health, media, therapist
+from aftercare.views import client, email_links, health, media, pwa, therapist
 
 # The admin's login has the same rate limits as the therapists' (per address, per IP).
 admin.site.login_form = AdminLoginForm
@@ -61,6 +61,11 @@ urlpatterns = [
     path("c/new-link/", client.new_link, name="client-new-link"),
     path("c/forget/", client.forget_phone, name="client-forget"),
     path("c/warning-signs/", client.warning_signs, name="client-warning-signs"),
+    # The installable app: manifest, service worker (root URL, /c/ scope), offline page
+    path("c/start/", pwa.start, name="client-start"),
+    path("c/offline/", pwa.offline_page, name="client-offline"),
+    path("c/manifest.webmanifest", pwa.manifest, name="pwa-manifest"),
+    path("sw.js", pwa.service_worker, name="pwa-sw"),
     # Links in emails (signed tokens; opening changes nothing, a POST does)
     path("e/<str:action>/<str:token>/", email_links.email_action, name="email-action"),
     path(
