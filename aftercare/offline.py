@@ -7,7 +7,7 @@ The service worker cannot see Set-Cookie or who is logged in, so every response 
   keeps one client's pages at a time and drops them when this key changes (logout, a
   different client's link, a revoked link).
 - X-Offline-Store: 1 on the few pages it may keep (Today, the whole plan, the warning
-  signs, the offline page): a plain 200 GET that sets no cookie. The CSRF cookie is
+  signs, the check-in form, the offline page), without a query string: a plain 200 GET that sets no cookie. The CSRF cookie is
   the exception: Django renews it on every page with a form, with the same value the
   page's forms carry (and a queued tick needs it to be sent later). A session or a
   message cookie (a page with a one-off "saved" note) means: not kept.
@@ -26,8 +26,12 @@ from django.utils.crypto import salted_hmac
 from aftercare.rules.queued import accepted_time
 
 CLIENT_SCOPE = "/c/"
-# Pages that open with no signal after one visit (url names).
-KEPT_PAGES = frozenset({"client-today", "client-plan", "client-warning-signs", "client-offline"})
+# Pages that open with no signal after one visit (url names). The check-in form too: a
+# check-in made with no signal is queued; the worker gives each copy a fresh submission
+# key, so two check-ins from one kept form are two check-ins, and a replay still one.
+KEPT_PAGES = frozenset(
+    {"client-today", "client-plan", "client-warning-signs", "client-checkin", "client-offline"}
+)
 
 
 def client_cache_key(client) -> str:
@@ -62,6 +66,7 @@ class OfflineHeadersMiddleware:
         if (
             client is not None
             and request.method == "GET"
+            and not request.GET  # the plain page only (not "?saved=…" after a check-in)
             and response.status_code == 200
             and not set(response.cookies) - {settings.CSRF_COOKIE_NAME}
             and match is not None

@@ -120,7 +120,9 @@ def test_the_csp_allows_the_worker_and_the_manifest_from_this_site_only(phone, p
 # --- What the phone may keep, and for whom --------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["client-today", "client-plan", "client-warning-signs"])
+@pytest.mark.parametrize(
+    "name", ["client-today", "client-plan", "client-warning-signs", "client-checkin"]
+)
 def test_the_plan_pages_may_be_kept_for_the_logged_in_client(phone, client_person, plan, name):
     response = phone.get(reverse(name))
     assert response.status_code == 200
@@ -129,10 +131,14 @@ def test_the_plan_pages_may_be_kept_for_the_logged_in_client(phone, client_perso
 
 
 def test_other_client_pages_are_never_kept(phone, plan):
-    for name in ("client-settings", "client-progress", "client-checkin"):
+    for name in ("client-settings", "client-progress", "client-new-link"):
         response = phone.get(reverse(name))
         assert response.status_code == 200
         assert "X-Offline-Store" not in response, name
+    # With a query (the check-in's "?flare=1", the page after a hard check-in): not kept,
+    # so it never replaces the plain form.
+    flare = phone.get(reverse("client-checkin") + "?flare=1")
+    assert flare.status_code == 200 and "X-Offline-Store" not in flare
 
 
 def test_a_page_that_sets_a_cookie_is_not_kept(phone, client_person, plan):

@@ -14,6 +14,7 @@ from django.utils.cache import patch_cache_control
 
 from aftercare.forms import NewLinkForm
 from aftercare.offline import CLIENT_SCOPE, logged_in_client
+from aftercare.rules import safety
 
 THEME_COLOUR = "#2f6b4f"  # --green in static/css/app.css
 BACKGROUND_COLOUR = "#f6f3ee"  # --paper
@@ -68,8 +69,10 @@ def service_worker(request: HttpRequest) -> HttpResponse:
             reverse("client-today"),
             reverse("client-plan"),
             reverse("client-warning-signs"),
+            reverse("client-checkin"),
             reverse("client-offline"),
         ],
+        "checkinUrl": reverse("client-checkin"),
         "shell": [
             static("css/app.css"),
             static("css/checkin.css"),
@@ -92,7 +95,15 @@ def offline_page(request: HttpRequest) -> HttpResponse:
     client = logged_in_client(request)
     request.client = client
     practice = client.practice if client else None
-    return render(request, "client/offline.html", {"client": client, "practice": practice})
+    return render(
+        request,
+        "client/offline.html",
+        {
+            "client": client,
+            "practice": practice,
+            "emergency_keys": ",".join(sorted(safety.EMERGENCY_KEYS)),
+        },
+    )
 
 
 def start(request: HttpRequest) -> HttpResponse:

@@ -39,7 +39,17 @@
     if (location.pathname === "/c/offline/" && query.get("saved")) {
       page.hidden = true;
       document.querySelector("[data-offline=saved]").hidden = false;
-      if (query.get("signs") === "1") { document.querySelector("[data-offline=signs]").hidden = false; }
+      var signs = query.get("signs");
+      if (signs) {
+        // An emergency sign (or a "yes" with none ticked): the emergency advice, as the
+        // server would give; otherwise the doctor's.
+        var box = document.querySelector("[data-offline=emergency]");
+        var emergency = box.getAttribute("data-emergency-signs").split(",");
+        var urgent = signs === "yes" || signs.split(",").some(function (s) { return emergency.indexOf(s) >= 0; });
+        document.querySelector(urgent ? "[data-offline=emergency]" : "[data-offline=doctor]").hidden = false;
+        // The advice is the page's heading now; "saved" comes second.
+        document.querySelector("[data-offline=saved] h1").setAttribute("aria-level", "2");
+      }
     }
   }
 
@@ -83,15 +93,20 @@
 
   function showQueue() {
     waiting(function (entries) {
-      var pending = entries.filter(function (e) { return !e.failed; }).length;
+      var ticks = entries.filter(function (e) { return !e.failed && e.kind === "tick"; }).length;
+      var checkins = entries.filter(function (e) { return !e.failed && e.kind === "checkin"; }).length;
+      var saved = document.querySelector("[data-offline=saved]");
+      if (saved && !saved.hidden) { ticks = checkins = 0; }  // this page says it already
       var failed = entries.filter(function (e) { return e.failed; });
       var lines = [];
-      if (pending) {
-        lines.push(plural(pending, "thing", "things") + " saved on this phone, will send when you're back online.");
+      var what = [ticks && plural(ticks, "tick", "ticks"), checkins && plural(checkins, "check-in", "check-ins")];
+      what = what.filter(Boolean);
+      if (what.length) {
+        lines.push(what.join(" and ") + " saved on this phone, will send when you're back online.");
       }
       if (failed.length) {
-        var checkins = failed.filter(function (e) { return e.kind === "checkin"; }).length;
-        lines.push(checkins
+        var failedCheckins = failed.filter(function (e) { return e.kind === "checkin"; }).length;
+        lines.push(failedCheckins
           ? "A check-in you made with no signal couldn't be saved. Please check in again."
           : "A tick you made with no signal couldn't be saved. Please tick it again.");
         var ok = document.createElement("button");
@@ -120,7 +135,7 @@
     if (data.type === "replayed" && data.sent) {
       var box = document.getElementById("offline-queue");
       if (box) { box.remove(); }
-      note("offline-queue", ["Back online: sent " + plural(data.sent, "thing", "things") + " you saved on this phone."]);
+      note("offline-queue", ["Back online: what you saved on this phone has been sent."]);
     }
     if (data.type === "replayed" && data.failed) { showQueue(); }
   });

@@ -3,7 +3,7 @@
 // pages only, never the therapist's.
 //
 // - Pages: network first; with no signal, the copy kept for the logged-in client (Today,
-//   the whole plan, the warning signs), else the offline page. A page is kept only when
+//   the whole plan, the warning signs, the check-in form), else the offline page. A page is kept only when
 //   the server says so (X-Offline-Store: 1, a 200 GET that sets no cookie) and under the
 //   key of the client it belongs to (X-Offline-Client). A different key or "none"
 //   (logged out) drops every other client's copy and queue at once.
@@ -112,7 +112,18 @@ async function keptPage(url) {
   const path = url.pathname === CONFIG.startUrl ? CONFIG.todayUrl : url.pathname;
   if (!CONFIG.keptUrls.includes(path)) return null;
   const cache = await clientCache();
-  return cache ? (await cache.match(url.origin + path)) || null : null;
+  const copy = cache ? (await cache.match(url.origin + path)) || null : null;
+  return copy && path === CONFIG.checkinUrl ? freshKey(copy) : copy;
+}
+
+// The kept check-in form, with a submission key of its own each time it opens: two
+// check-ins from one copy are two check-ins; a replay of one is still one.
+async function freshKey(copy) {
+  const html = (await copy.text()).replace(
+    /(name="submission_key"[^>]*value=")[^"]*(")/,
+    "$1" + self.crypto.randomUUID() + "$2"
+  );
+  return new Response(html, { status: 200, headers: copy.headers });
 }
 
 async function offlinePage(query) {
@@ -205,16 +216,19 @@ async function postOrQueue(event) {
       });
     }
     let query = "?saved=" + kind;
-    if (kind === "checkin" && warningSign(body, headers["Content-Type"])) query += "&signs=1";
+    const signs = kind === "checkin" ? warningSigns(body, headers["Content-Type"]) : null;
+    if (signs) query += "&signs=" + encodeURIComponent(signs.join(",") || "yes");
     return offlinePage(query);
   }
 }
 
-// A "yes" to a warning sign must not wait for a signal: the saved page says what to do now.
-function warningSign(body, contentType) {
-  if (!(contentType || "").includes("application/x-www-form-urlencoded")) return false;
+// A "yes" to a warning sign must not wait for a signal: the saved page says what to do
+// now. The signs ticked (maybe none), or null when the answer was no.
+function warningSigns(body, contentType) {
+  if (!(contentType || "").includes("application/x-www-form-urlencoded")) return null;
   const form = new URLSearchParams(new TextDecoder().decode(body));
-  return form.get("warning") === "yes" || form.getAll("safety_signs").length > 0;
+  const signs = form.getAll("safety_signs");
+  return form.get("warning") === "yes" || signs.length ? signs : null;
 }
 
 let replaying = null;
