@@ -6,11 +6,13 @@ same phone never sees the first client's pages from the phone's copy."""
 from __future__ import annotations
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from sesame.utils import get_query_string
 
 from aftercare.models import Completion, PlanStep
 from tests import factories
-from tests.browser import PHONE, chromium, shot
+from tests.browser import ARTIFACTS, PHONE, chromium, shot
+from tests.test_browser_accessibility import _serious
 
 # serialized_rollback: a transactional test flushes the database after it runs, which
 # would also remove the built-in protocol that a data migration created.
@@ -225,6 +227,7 @@ def test_a_warning_sign_with_no_signal_says_what_to_do_now(require_service, live
             alert.get_by_role("link", name=f"Call {person.practice.emergency_number}").count() == 1
         )
         shot(page, "offline", "warning-sign-saved-on-phone")
+        assert _serious(Axe(), page) == []
         context.set_offline(False)
         page.goto(f"{base}/c/")
         wait_until(page, QUEUE_EMPTY)
@@ -282,4 +285,58 @@ def test_logging_out_clears_the_phones_copy(require_service, live_server):
         page.goto(f"{base}/c/")
         page.get_by_role("heading", name="No signal right now").wait_for()
         assert "Dana" not in page.content()
+        context.close()
+
+
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_the_iphone_gets_the_home_screen_steps_after_the_first_tick(require_service, live_server):
+    require_service("chromium")
+    person, _ = client_with_plan("Dana Brook")
+    base = live_server.url
+    with chromium() as browser:
+        context = browser.new_context(
+            viewport=PHONE, is_mobile=True, has_touch=True, user_agent=IPHONE_SAFARI
+        )
+        page = context.new_page()
+        log_in(page, base, person)
+        hint = page.locator("[data-install-hint]")
+        assert hint.is_hidden(), "not before the first tick"
+        page.locator("section.slot").first.locator("button.btn-done").first.click()
+        page.wait_for_load_state()
+        hint.get_by_text("Add to Home Screen", exact=True).wait_for()
+        assert hint.get_by_text("Tap Share").is_visible()
+        assert hint.get_by_role("button", name="Add to home screen").is_hidden()  # no prompt on iOS
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert hint.is_visible() and hint.bounding_box()["y"] < PHONE["height"], "in sight"
+        assert _serious(Axe(), page) == []
+        page.screenshot(path=str(ARTIFACTS / "offline" / "install-hint-iphone.png"))
+        hint.get_by_role("button", name="No thanks").click()
+        assert hint.is_hidden()
+        page.reload()
+        assert hint.is_hidden(), "no thanks is remembered on this phone"
+        context.close()
+
+
+def test_no_hint_once_the_plan_runs_from_the_home_screen(require_service, live_server):
+    require_service("chromium")
+    person, _ = client_with_plan("Dana Brook")
+    base = live_server.url
+    with chromium() as browser:
+        context = browser.new_context(
+            viewport=PHONE, is_mobile=True, has_touch=True, user_agent=IPHONE_SAFARI
+        )
+        # iOS says navigator.standalone when opened from the home screen.
+        context.add_init_script("Object.defineProperty(navigator, 'standalone', {value: true})")
+        page = context.new_page()
+        log_in(page, base, person)
+        page.locator("section.slot").first.locator("button.btn-done").first.click()
+        page.wait_for_load_state()
+        page.get_by_role("heading", name="Hi Dana").wait_for()
+        assert page.evaluate("localStorage.getItem('aftercare.ticked')") == "1"
+        assert page.locator("[data-install-hint]").is_hidden()
         context.close()
