@@ -75,6 +75,22 @@ class OfflineHeadersMiddleware:
             response["X-Offline-Store"] = "1"
         return response
 
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> HttpResponse | None:
+        """A replay from the phone's queue names the client it was made for
+        (X-Queued-For). Under any other login it is refused before the view runs: one
+        client's tick or check-in is never saved on another's plan."""
+        queued_for = request.headers.get("X-Queued-For")
+        if queued_for is None:
+            return None
+        client = logged_in_client(request)
+        if client is None or client_cache_key(client) != queued_for:
+            return HttpResponse(
+                "Saved on a phone for someone else: not sent.",
+                status=409,
+                content_type="text/plain",
+            )
+        return None
+
 
 def queued_at(request: HttpRequest, now: datetime | None = None) -> datetime:
     """When a tick or check-in was made: the X-Queued-At header of a replay from the

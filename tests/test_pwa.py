@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.test import Client as Browser
 from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
@@ -298,3 +299,29 @@ def test_a_check_in_without_a_queued_time_is_made_now(phone, flare, clock):
 
 def clock_now() -> datetime:
     return datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+
+
+def test_a_replay_made_for_another_client_is_refused_and_changes_nothing(
+    phone, client_person, flare, clock, practice
+):
+    step = step_named(flare, "Passive SI reset")
+    day = datetime(2026, 11, 25).date()
+    someone_else = factories.ClientFactory(practice=practice)
+    replay = {
+        "X-Queued-At": "2026-11-25T05:30:00Z",
+        "X-Queued-For": offline.client_cache_key(someone_else),
+    }
+    refused = phone.post(reverse("client-step-done"), tick(step, day), headers=replay)
+    assert refused.status_code == 409
+    assert refused["X-Offline-Client"] == offline.client_cache_key(client_person)
+    data = factories.checkin_answers(worst=4)
+    assert phone.post(reverse("client-checkin"), data, headers=replay).status_code == 409
+    assert not Completion.objects.exists() and not SymptomLog.objects.exists()
+    # Nobody logged in: refused too (the phone keeps it for when the client is back).
+    mine = {**replay, "X-Queued-For": offline.client_cache_key(client_person)}
+    anonymous = Browser().post(reverse("client-step-done"), tick(step, day), headers=mine)
+    assert anonymous.status_code == 409 and anonymous["X-Offline-Client"] == "none"
+    # The right client: saved.
+    ok = phone.post(reverse("client-step-done"), tick(step, day), headers=mine)
+    assert ok.status_code == 302
+    assert Completion.objects.filter(step=step).count() == 1

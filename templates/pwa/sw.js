@@ -244,12 +244,14 @@ async function sendQueued() {
   let sent = 0;
   let failed = 0;
   for (const entry of entries) {
+    if (entry.client !== (await currentKey())) { await dequeue(entry.id); continue; }
     let response;
     try {
       response = await fetch(entry.url, {
         method: "POST",
         body: entry.body,
-        headers: { ...entry.headers, "X-Queued-At": entry.queuedAt },
+        // X-Queued-For: the server refuses it under any other client's login (409).
+        headers: { ...entry.headers, "X-Queued-At": entry.queuedAt, "X-Queued-For": entry.client },
         credentials: "same-origin",
       });
     } catch (error) {
