@@ -99,6 +99,13 @@ def test_the_worker_registers_and_today_plan_and_signs_open_with_no_signal(
             "navigator.serviceWorker.ready.then(r => ({scope: r.scope, script: r.active.scriptURL}))"
         )
         assert registration == {"scope": f"{base}/c/", "script": f"{base}/sw.js"}
+        # Chromium's own reading of the manifest: no errors, and installable (a test
+        # browser context is always "incognito", which is the one thing left to say).
+        cdp = context.new_cdp_session(page)
+        assert cdp.send("Page.getAppManifest")["errors"] == []
+        errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+        assert [e["errorId"] for e in errors if e["errorId"] != "in-incognito"] == []
+        cdp.detach()
         for path in ("/c/", "/c/plan/", "/c/warning-signs/"):
             visit_until_kept(page, base, path)
 
