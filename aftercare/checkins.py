@@ -72,7 +72,7 @@ def symptom_log_create(
         log = SymptomLog.objects.create(
             plan=plan,
             at=now,
-            day=plan.client.local_today(),
+            day=now.astimezone(plan.client.zone).date(),  # the client's day at `now`
             submission_key=submission_key,
             safety=safety_level(signs),
             safety_signs=signs,

@@ -6,7 +6,7 @@ Keyword-only, type-hinted; every multi-step write in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -196,11 +196,16 @@ def _phase_set_audit(plan: Plan, phase: Phase, pinned: bool, by: User) -> None:
     audit_event_record(client=plan.client, by=by, action=action, detail=detail)
 
 
-def step_complete(*, step: PlanStep, day: date, slot: str) -> Completion:
-    """Tick a step done for a slot. Ticking twice (a double tap) keeps one record."""
+def step_complete(
+    *, step: PlanStep, day: date, slot: str, at: datetime | None = None
+) -> Completion:
+    """Tick a step done for a slot (at: when, for a tick made offline and sent later).
+    Ticking twice (a double tap, a replay) keeps one record."""
     try:
         with transaction.atomic():
-            return Completion.objects.create(step=step, day=day, slot=slot)
+            return Completion.objects.create(
+                step=step, day=day, slot=slot, done_at=at or timezone.now()
+            )
     except IntegrityError:
         return Completion.objects.get(step=step, day=day, slot=slot)
 

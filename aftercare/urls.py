@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from aftercare.forms import AdminLoginForm
-from aftercare.views import channels, client, email_links, health, media, therapist
+from aftercare.views import channels, client, email_links, health, media, pwa, therapist
 
 # The admin's login has the same rate limits as the therapists' (per address, per IP).
 admin.site.login_form = AdminLoginForm
@@ -68,6 +68,11 @@ urlpatterns = [
     path("c/push/test/", channels.push_test, name="client-push-test"),
     # Replies to texts (STOP / START), signed by Twilio
     path("sms/twilio/", channels.sms_webhook, name="sms-webhook"),
+    # The installable app: manifest, service worker (root URL, /c/ scope), offline page
+    path("c/start/", pwa.start, name="client-start"),
+    path("c/offline/", pwa.offline_page, name="client-offline"),
+    path("c/manifest.webmanifest", pwa.manifest, name="pwa-manifest"),
+    path("sw.js", pwa.service_worker, name="pwa-sw"),
     # Links in emails (signed tokens; opening changes nothing, a POST does)
     path("e/<str:action>/<str:token>/", email_links.email_action, name="email-action"),
     path(

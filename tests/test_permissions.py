@@ -199,6 +199,8 @@ PUBLIC_URL_NAMES = {
     "client-warning-signs",
     "client-forget",
     "client-calendar",  # a calendar app has no session: a calendar-only signed token instead
+    "client-start",  # the home-screen icon: Today if logged in, else "open your latest link"
+    "client-offline",  # the page a phone keeps for no signal (names the practice if logged in)
 }
 
 

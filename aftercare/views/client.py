@@ -18,7 +18,7 @@ from sesame.utils import get_query_string
 from sesame.utils import get_user as sesame_get_user
 from sesame.views import LoginView
 
-from aftercare import calendars, checkins, selectors, services, triage
+from aftercare import calendars, checkins, offline, selectors, services, triage
 from aftercare.forms import CheckinForm, ClientSettingsForm, NewLinkForm
 from aftercare.outbox import emails, reminders
 from aftercare.rules import safety
@@ -144,7 +144,7 @@ def step_done(request: HttpRequest) -> HttpResponse:
         services.step_uncomplete(step=step, day=day, slot=slot)
         messages.info(request, f"“{step.name}” is no longer marked done.")
     else:
-        services.step_complete(step=step, day=day, slot=slot)
+        services.step_complete(step=step, day=day, slot=slot, at=offline.queued_at(request))
     return redirect(reverse("client-today") + f"#step-{slot}-{step.id}")
 
 
@@ -158,7 +158,7 @@ def _done_target(request: HttpRequest, client: Client, plan):
         slot = SlotName(request.POST.get("slot", ""))
     except ValueError:
         return None
-    today = client.local_today()
+    today = offline.queued_at(request).astimezone(client.zone).date()  # made offline: that day
     if not today - timedelta(days=1) <= day <= today:
         return None
     # Only a step the schedule has in that slot (so adherence data stays true).
@@ -258,6 +258,7 @@ def checkin(request: HttpRequest) -> HttpResponse:
                 plan=plan,
                 submission_key=form.cleaned_data["submission_key"],
                 answers=form.answers(),
+                now=offline.checkin_time(request, plan),  # a check-in made offline: its time
             )
             if result.log.safety != "none":
                 return redirect("client-safety")
