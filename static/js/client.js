@@ -231,8 +231,8 @@
     var state = JSON.parse(store.getItem(key) || "{}");  // {start: ms, held: count}
     var held = state.held || 0;
 
-    function label() {
-      if (!holds) { return held ? "Start again" : button.getAttribute("data-label"); }
+    function label(over) {
+      if (!holds) { return over ? "Start again" : button.getAttribute("data-label"); }
       return held >= holds ? "Start another hold" : "Start hold " + (held + 1) + " of " + holds;
     }
 
@@ -248,13 +248,13 @@
       if (audio && audio.currentTime < running.beepAt - 0.5) { beep(audio, audio.currentTime); }
       if (navigator.vibrate) { navigator.vibrate([300, 150, 300]); }
       if (holds) { held += 1; }
-      store.setItem(key, JSON.stringify({ held: held }));
+      store.setItem(key, JSON.stringify({ held: held, over: true }));
       clock.textContent = "0 s";
       box.classList.add("is-over");
       var text = holds ? "Release. Hold " + held + (holds > 1 ? " of " + holds : "") + " done." : "Time's up.";
       status.textContent = text;
       say.textContent = text;
-      button.textContent = label();
+      button.textContent = label(true);
       button.hidden = false;
       var lock = running.lock;
       running.lock = null;
@@ -289,7 +289,7 @@
     button.hidden = false;
     button.onclick = function () { run(Date.now()); };
     if (state.start && state.start + ms > Date.now()) { run(state.start); }  // back to a running timer
-    else if (state.start || held) { button.textContent = label(); }
+    else if (state.over) { button.textContent = label(true); }
   }
 
   // Back from a locked screen or a sleeping tab: the clock jumps to the true time.
