@@ -511,3 +511,13 @@ def test_the_export_carries_the_dose(therapist_client, flare, client_person):
     exported = json.loads(body)
     (row,) = [s for s in exported["plan_steps"] if s["id"] == step.pk]
     assert row["reps"] == 8 and row["sets"] is None
+
+
+def test_a_rest_day_makes_the_check_in_the_one_big_button(phone, client_person, therapist):
+    # Maintenance with the default days: nothing is due on a Tuesday (17 Nov 2026).
+    with time_machine.travel(datetime(2026, 11, 17, 10, 0, tzinfo=UTC), tick=False):
+        factories.plan_for(client_person, therapist, Phase.MAINTENANCE)
+        page = text(phone.get(TODAY))
+    assert "Nothing due today" in page
+    assert re.search(r'btn btn-primary big wide"[^>]*>Check in: how\'s your back\?<', page)
+    assert page.count("btn btn-primary") == 1
