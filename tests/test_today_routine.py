@@ -8,10 +8,12 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client as Browser
 from django.urls import reverse
 
@@ -521,3 +523,46 @@ def test_a_rest_day_makes_the_check_in_the_one_big_button(phone, client_person, 
     assert "Nothing due today" in page
     assert re.search(r'btn btn-primary big wide"[^>]*>Check in: how\'s your back\?<', page)
     assert page.count("btn btn-primary") == 1
+
+
+def test_a_json_tick_without_the_csrf_token_is_refused(client_person, flare):
+    browser = Browser(enforce_csrf_checks=True)
+    browser.force_login(client_person.user, backend="sesame.backends.ModelBackend")
+    si_reset = step_named(flare, "Passive SI reset")
+    response = browser.post(DONE, done_data(si_reset, client_person.local_today()), **JSON)
+    assert response.status_code == 403
+    assert not Completion.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_five_json_ticks_at_once_give_one_tick_and_no_500(require_service, client_person, flare):
+    """A phone that sends the same tick several times at once (a double tap, a retry)."""
+    require_service("postgres")
+    si_reset = step_named(flare, "Passive SI reset")
+    data = done_data(si_reset, client_person.local_today())
+    browsers = []
+    for _ in range(5):
+        browser = Browser()
+        browser.force_login(client_person.user, backend="sesame.backends.ModelBackend")
+        browsers.append(browser)
+    start = threading.Barrier(len(browsers))
+    results: list[object] = [None] * len(browsers)
+
+    def post(index: int) -> None:
+        try:
+            start.wait()
+            results[index] = browsers[index].post(DONE, data, **JSON)
+        except Exception as error:  # a 500: the test client re-raises it
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert [getattr(r, "status_code", r) for r in results] == [200] * 5
+    assert {r.json()["done"] for r in results} == {True}
+    assert Completion.objects.filter(step=si_reset).count() == 1
