@@ -245,7 +245,10 @@
         return;
       }
       var audio = running.audio;
-      if (audio && audio.currentTime < running.beepAt - 0.5) { beep(audio, audio.currentTime); }
+      if (audio && audio.currentTime < running.beepAt - 0.5) {  // the scheduled beep didn't play
+        if (audio.state === "suspended") { audio.resume().catch(function () {}); }
+        beep(audio, audio.currentTime);
+      }
       if (navigator.vibrate) { navigator.vibrate([300, 150, 300]); }
       if (holds) { held += 1; }
       store.setItem(key, JSON.stringify({ held: held, over: true }));
@@ -289,7 +292,11 @@
     button.hidden = false;
     button.onclick = function () { run(Date.now()); };
     if (state.start && state.start + ms > Date.now()) { run(state.start); }  // back to a running timer
-    else if (state.over) { button.textContent = label(true); }
+    else if (state.start || state.over) {  // it ended while the page was away
+      box.classList.add("is-over");
+      if (state.start && !holds) { status.textContent = "Time's up."; clock.textContent = "0 s"; }
+      button.textContent = label(true);
+    }
   }
 
   // Back from a locked screen or a sleeping tab: the clock jumps to the true time.
