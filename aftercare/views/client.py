@@ -74,7 +74,7 @@ def today(request: HttpRequest) -> HttpResponse:
             "today": view,
             "current": slots[0] if slots else None,
             "others": slots[1:],
-            "checkin_first": _checkin_first(slots, client),
+            "checkin_first": _checkin_first(slots),
             "phase_sentence": PHASE_SENTENCES[Phase(plan.phase)],
             "practice": client.practice,
             # "Book your next massage" from the day the booking nudge is due (a hold
@@ -160,7 +160,7 @@ def _today_slots(view: selectors.TodayView, client: Client) -> list[SlotRoutine]
     return [slots[first]] + [s for i, s in enumerate(slots) if i != first]
 
 
-def _checkin_first(slots: list[SlotRoutine], client: Client) -> bool:
+def _checkin_first(slots: list[SlotRoutine]) -> bool:
     """The check-in is the one big button once the routine due now is done: every slot
     finished, or the next one not due yet (the morning done, the evening tonight)."""
     if not slots or all(s.progress.finished for s in slots):
@@ -298,7 +298,7 @@ def _tick_answer(request, client, plan, step, day, slot, said) -> JsonResponse:
     entry = next((e for e in current.entries if e.step.id == step.id), None) if current else None
     if entry is None or day != client.local_today():  # yesterday's: Today doesn't show it
         return JsonResponse({"said": said, "done": None})
-    checkin_first = _checkin_first(slots, client)
+    checkin_first = _checkin_first(slots)
 
     def html(template: str, **context) -> str:
         return render_to_string(template, context, request=request)
