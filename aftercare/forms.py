@@ -270,6 +270,29 @@ def video_field() -> forms.URLField:
     )
 
 
+# Sets, reps and hold (optional): the same labels and messages in the library and on one
+# client's steps. The bounds are the model's validators.
+DOSAGE_FIELDS = ("sets", "reps", "hold_seconds")
+DOSAGE_LABELS = {"sets": "Sets", "reps": "Reps (per set)", "hold_seconds": "Hold (seconds)"}
+DOSAGE_ERRORS = {
+    "sets": {
+        "min_value": "Sets: at least 1, or leave it empty.",
+        "max_value": "Sets: at most 10.",
+        "invalid": "Sets: a whole number, e.g. 2.",
+    },
+    "reps": {
+        "min_value": "Reps: at least 1, or leave it empty.",
+        "max_value": "Reps: at most 100.",
+        "invalid": "Reps: a whole number, e.g. 10.",
+    },
+    "hold_seconds": {
+        "min_value": "Hold: at least 1 second, or leave it empty.",
+        "max_value": "Hold: at most 600 seconds (10 minutes).",
+        "invalid": "Hold: a whole number of seconds, e.g. 30.",
+    },
+}
+
+
 class PlanStepForm(forms.ModelForm):
     video_url = video_field()
     resume = forms.BooleanField(
@@ -283,8 +306,17 @@ class PlanStepForm(forms.ModelForm):
 
     class Meta:
         model = PlanStep
-        fields = ["skipped", "personal_note", "flare", "subsiding", "maintenance", "video_url"]
-        labels = {"skipped": "Leave out", "video_url": "Video link"}
+        fields = [
+            "skipped",
+            "personal_note",
+            "flare",
+            "subsiding",
+            "maintenance",
+            "video_url",
+            *DOSAGE_FIELDS,
+        ]
+        labels = {"skipped": "Leave out", "video_url": "Video link", **DOSAGE_LABELS}
+        error_messages = DOSAGE_ERRORS
         widgets = {"personal_note": forms.TextInput}
 
 
@@ -343,11 +375,14 @@ class ExerciseForm(VideoUploadForm):
             "instructions",
             "safety_notes",
             "duration_minutes",
+            *DOSAGE_FIELDS,
             "video_url",
             "video_file",
             "is_heat",
         ]
+        error_messages = DOSAGE_ERRORS
         labels = {
+            **DOSAGE_LABELS,
             "video_url": "Video link",
             "video_file": "Or upload a video (MP4)",
             "is_heat": "This is heat (comes before the routine)",

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from aftercare import videos
-from aftercare.rules import taper
+from aftercare.rules import routine, taper
 from aftercare.rules.attention import Level, Trigger
 from aftercare.rules.phases import Frequency, Phase
 from aftercare.rules.safety import SIGN_TEXT
@@ -18,7 +18,35 @@ from clients.models import Channel, Client, MassageSession, Practice, Therapist
 log = logging.getLogger(__name__)
 
 
-class Exercise(models.Model):
+class Dosage(models.Model):
+    """Sets, reps and hold time: optional, shown in plain words wherever the step is
+    ("2 sets of 10, hold 5 seconds"). Shared by the library and each client's copy."""
+
+    sets = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    reps = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Repetitions in each set.",
+    )
+    hold_seconds = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(600)],
+        help_text="How long to hold each position, in seconds (the routine times it).",
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def dosage(self) -> str:
+        return routine.dosage_words(self.sets, self.reps, self.hold_seconds)
+
+
+class Exercise(Dosage):
     """One entry of a practice's exercise library. Plans copy from it; editing it later
     never changes a plan already assigned."""
 
@@ -191,7 +219,7 @@ class Plan(models.Model):
         return Phase(self.phase)
 
 
-class PlanStep(StepFrequencies):
+class PlanStep(StepFrequencies, Dosage):
     """A copy of a protocol step for one client, so per-client changes never touch the
     template."""
 

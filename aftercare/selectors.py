@@ -132,6 +132,7 @@ class SlotView:
     slot: schedule.Slot
     steps: list[PlanStep]
     done: set[int] = field(default_factory=set)
+    done_at: dict[int, datetime] = field(default_factory=dict)  # when each tick was made
 
     @property
     def all_done(self) -> bool:
@@ -162,15 +163,17 @@ def plan_day(plan: Plan, client: Client, day: date) -> TodayView:
     phase = Phase(plan.phase)
     slots = schedule.slots_for_day(due, prefs, client.zone_name, day, phase)
     done: dict[str, set[int]] = {}
-    for step_id, slot_name in Completion.objects.filter(step__plan=plan, day=day).values_list(
-        "step_id", "slot"
-    ):
+    done_at: dict[str, dict[int, datetime]] = {}
+    ticks = Completion.objects.filter(step__plan=plan, day=day)
+    for step_id, slot_name, at in ticks.values_list("step_id", "slot", "done_at"):
         done.setdefault(slot_name, set()).add(step_id)
+        done_at.setdefault(slot_name, {})[step_id] = at
     views = [
         SlotView(
             slot=slot,
             steps=[steps_by_id[s.key] for s in slot.steps],
             done=done.get(str(slot.name), set()),
+            done_at=done_at.get(str(slot.name), {}),
         )
         for slot in slots
     ]

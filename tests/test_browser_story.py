@@ -156,7 +156,7 @@ def test_the_whole_story(require_service, live_server, settings):
         shot(phone, "story", "07-video")
 
         # 6. Ticks two steps done.
-        pressed = phone.locator("section.slot").first.locator("button.btn-done[aria-pressed=true]")
+        pressed = phone.locator("section.slot").first.locator(".step.is-done")
         for ticked, name in enumerate(("Passive SI reset", "Lumbar decompression"), start=1):
             phone.locator("section.slot").first.get_by_role(
                 "button", name=f"Mark “{name}” done"

@@ -218,7 +218,9 @@ def test_it_ticks_a_step_done_and_undoes_it(phone, client_person, plan):
     page = phone.get(reverse("client-today")).content.decode()
     card = page[page.index(f'id="step-evening-{step.pk}"') :]
     card = card[: card.index("</article>")]
-    assert 'aria-pressed="true"' in card
+    # A done step collapses to one line with its time, and an Undo.
+    assert "Passive SI reset, done " in card
+    assert 'name="action" value="undo"' in card
 
     response = phone.post(
         reverse("client-step-done"), done_data(step, today, "evening", "undo"), follow=True
@@ -243,17 +245,14 @@ def test_it_accepts_a_tick_for_yesterday(phone, client_person, plan):
 
 
 def test_it_refuses_to_tick_another_clients_step(phone, client_person, plan, practice, therapist):
+    # Another client's step is not there for this client: 404, never a tick.
     other = factories.ClientFactory(practice=practice)
     other_plan = factories.plan_for(other, therapist)
     theirs = step_named(other_plan, "Passive SI reset")
     response = phone.post(
-        reverse("client-step-done"),
-        done_data(theirs, client_person.local_today()),
-        follow=True,
+        reverse("client-step-done"), done_data(theirs, client_person.local_today())
     )
-    assert "That step couldn't be updated. Please try again from this page." in messages_of(
-        response
-    )
+    assert response.status_code == 404
     assert not Completion.objects.exists()
 
 
@@ -278,9 +277,6 @@ def test_it_refuses_a_step_of_an_ended_plan(phone, client_person, plan, therapis
     [
         {"slot": "noon"},
         {"slot": ""},
-        {"step": "abc"},
-        {"step": ""},
-        {"step": "99999999"},
         {"day": "yesterday"},
         {"day": ""},
     ],
@@ -293,6 +289,14 @@ def test_it_refuses_a_malformed_done(phone, client_person, plan, change):
     assert "That step couldn't be updated. Please try again from this page." in messages_of(
         response
     )
+    assert not Completion.objects.exists()
+
+
+@pytest.mark.parametrize("step", ["abc", "", "99999999"])
+def test_it_answers_404_for_a_step_that_is_not_the_clients(phone, client_person, plan, step):
+    data = done_data(step_named(plan, "Passive SI reset"), client_person.local_today())
+    data["step"] = step
+    assert phone.post(reverse("client-step-done"), data).status_code == 404
     assert not Completion.objects.exists()
 
 

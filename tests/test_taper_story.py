@@ -38,9 +38,11 @@ def text(response) -> str:
 
 
 def slots_of(response) -> list[str]:
-    return re.findall(
-        r'<section class="slot" aria-labelledby="slot-(morning|evening)"', text(response)
+    """Today's slots in the day's order (the page puts the one due now first)."""
+    found = re.findall(
+        r'<section class="slot[^"]*" aria-labelledby="slot-(morning|evening)"', text(response)
     )
+    return sorted(found, key=["morning", "evening"].index)
 
 
 def step_names_in(response, slot: str) -> list[str]:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.db.models import Max
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from sesame.utils import get_query_string
 from sesame.utils import get_user as sesame_get_user
@@ -20,8 +23,9 @@ from sesame.views import LoginView
 
 from aftercare import calendars, checkins, offline, selectors, services, triage
 from aftercare.forms import CheckinForm, ClientSettingsForm, NewLinkForm
+from aftercare.models import PlanStep
 from aftercare.outbox import emails, reminders
-from aftercare.rules import safety
+from aftercare.rules import routine, safety
 from aftercare.rules.attention import Level
 from aftercare.rules.phases import PHASE_SENTENCES, Phase
 from aftercare.rules.schedule import SlotName
@@ -55,9 +59,12 @@ def today(request: HttpRequest) -> HttpResponse:
     plan = selectors.client_active_plan(client)
     if plan is None:
         return render(request, "client/no_plan.html", {"client": client})
+    if "routine" in request.GET and plan.phase != Phase.HOLD:
+        return _routine_step(request, client, plan)
     day = client.local_today()
     view = selectors.plan_day(plan, client, day)
     book_by = None if plan.phase == Phase.HOLD else _booking_day(client)
+    slots = _today_slots(view, client)
     return render(
         request,
         "client/today.html",
@@ -65,6 +72,9 @@ def today(request: HttpRequest) -> HttpResponse:
             "client": client,
             "plan": plan,
             "today": view,
+            "current": slots[0] if slots else None,
+            "others": slots[1:],
+            "checkin_first": _checkin_first(slots),
             "phase_sentence": PHASE_SENTENCES[Phase(plan.phase)],
             "practice": client.practice,
             # "Book your next massage" from the day the booking nudge is due (a hold
@@ -73,6 +83,91 @@ def today(request: HttpRequest) -> HttpResponse:
             "booking_due": book_by is not None and day >= book_by,
         },
     )
+
+
+SLOT_TITLES = {SlotName.MORNING: "Morning routine", SlotName.EVENING: "Evening routine"}
+
+
+@dataclass
+class StepEntry:
+    """One step of a slot as Today and the guided routine show it."""
+
+    step: PlanStep
+    done: bool
+    done_at: datetime | None
+    position: int  # 1-based, the guided routine's ?step=
+
+    @property
+    def timer_seconds(self) -> int:
+        """Heat is timed as a whole (its minutes); another step times each hold."""
+        if self.step.is_heat:
+            return self.step.duration_minutes * 60
+        return self.step.hold_seconds or 0
+
+
+@dataclass
+class SlotRoutine:
+    """One slot of today: its steps, its progress in words, where the routine goes on."""
+
+    name: str
+    title: str
+    at: datetime
+    day: date
+    entries: list[StepEntry]
+    progress: routine.Progress
+
+    @property
+    def next_position(self) -> int:
+        """Where "Start" or "Continue" opens: the first step not done yet."""
+        return next((e.position for e in self.entries if not e.done), 1)
+
+    @property
+    def started(self) -> bool:
+        return self.progress.done > 0
+
+
+def _slot_routine(slot: selectors.SlotView, day: date) -> SlotRoutine:
+    entries = [
+        StepEntry(
+            step=step,
+            done=step.id in slot.done,
+            done_at=slot.done_at.get(step.id),
+            position=position,
+        )
+        for position, step in enumerate(slot.steps, start=1)
+    ]
+    states = [
+        routine.StepState(minutes=e.step.duration_minutes, done=e.done, optional=e.step.is_heat)
+        for e in entries
+    ]
+    return SlotRoutine(
+        name=slot.name,
+        title=SLOT_TITLES[SlotName(slot.name)],
+        at=slot.slot.local,
+        day=day,
+        entries=entries,
+        progress=routine.routine_progress(states),
+    )
+
+
+def _today_slots(view: selectors.TodayView, client: Client) -> list[SlotRoutine]:
+    """Today's slots, the one that is now or next first (the other comes collapsed)."""
+    slots = [_slot_routine(slot, view.day) for slot in view.slots]
+    if not slots:
+        return []
+    now = timezone.localtime(timezone.now(), client.zone).time()
+    first = routine.current_slot([(s.at.time(), s.progress.finished) for s in slots], now)
+    return [slots[first]] + [s for i, s in enumerate(slots) if i != first]
+
+
+def _checkin_first(slots: list[SlotRoutine]) -> bool:
+    """The check-in is the one big button once the routine due now is done: every slot
+    finished, or the next one not due yet (the morning done, the evening tonight)."""
+    if not slots or all(s.progress.finished for s in slots):
+        return True
+    current = slots[0]
+    earlier_done = any(s.progress.finished for s in slots[1:])
+    return earlier_done and timezone.now() < current.at
 
 
 def _booking_day(client: Client) -> date | None:
@@ -132,28 +227,55 @@ PLAN_COLUMNS = (
 @client_required
 @require_POST
 def step_done(request: HttpRequest) -> HttpResponse:
-    """Tick or untick one step for one slot of today (or yesterday, ticked late)."""
+    """Tick or untick one step for one slot of today (or yesterday, ticked late). With
+    `Accept: application/json` (Today's script) it answers the new card and progress
+    instead of a redirect; without script the form posts and the page reloads."""
     client: Client = request.client
     plan = selectors.client_active_plan(client)
-    target = _done_target(request, client, plan)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    own = _own_step(request, plan)
+    if own is None:  # another client's step, an ended plan's, or none: nothing to see
+        raise Http404("No such step.")
+    target = _done_target(request, client, plan, own)
     if target is None:
-        messages.error(request, "That step couldn't be updated. Please try again from this page.")
+        text = "That step couldn't be updated. Please try again from this page."
+        if wants_json:
+            return JsonResponse({"error": text}, status=400)
+        messages.error(request, text)
         return redirect("client-today")
     step, day, slot = target
-    if request.POST.get("action") == "undo":
+    undo = request.POST.get("action") == "undo"
+    if undo:
         services.step_uncomplete(step=step, day=day, slot=slot)
-        messages.info(request, f"“{step.name}” is no longer marked done.")
+        said = f"“{step.name}” is no longer marked done."
     else:
         services.step_complete(step=step, day=day, slot=slot, at=offline.queued_at(request))
+        said = f"“{step.name}” done."
+    if wants_json:
+        return _tick_answer(request, client, plan, step, day, slot, said)
+    if undo:
+        messages.info(request, said)
+    then = _routine_position(request.POST.get("then"))
+    if then is not None:  # "Done, next" in the guided routine without script
+        return redirect(_routine_url(slot, then))
     return redirect(reverse("client-today") + f"#step-{slot}-{step.id}")
 
 
-def _done_target(request: HttpRequest, client: Client, plan):
-    """The (step, day, slot) a Done button names, if it is the client's own and recent."""
+def _own_step(request: HttpRequest, plan) -> PlanStep | None:
+    """The posted step if it belongs to this client's active plan."""
     if plan is None:
         return None
     try:
         step_id = int(request.POST.get("step", ""))
+    except ValueError:
+        return None
+    return next((step for step in plan.steps.all() if step.id == step_id), None)
+
+
+def _done_target(request: HttpRequest, client: Client, plan, own: PlanStep):
+    """The (step, day, slot) a Done button names, if the step is due in that slot of a
+    recent day (so adherence data stays true)."""
+    try:
         day = date.fromisoformat(request.POST.get("day", ""))
         slot = SlotName(request.POST.get("slot", ""))
     except ValueError:
@@ -161,12 +283,94 @@ def _done_target(request: HttpRequest, client: Client, plan):
     today = offline.queued_at(request).astimezone(client.zone).date()  # made offline: that day
     if not today - timedelta(days=1) <= day <= today:
         return None
-    # Only a step the schedule has in that slot (so adherence data stays true).
     for slot_view in selectors.plan_day(plan, client, day).slots:
         if slot_view.name == slot:
-            step = next((s for s in slot_view.steps if s.id == step_id), None)
+            step = next((s for s in slot_view.steps if s.id == own.id), None)
             return (step, day, str(slot)) if step else None
     return None
+
+
+def _tick_answer(request, client, plan, step, day, slot, said) -> JsonResponse:
+    """What Today's script swaps in after a tick: the step's card, its slot's head
+    (progress and next action) and the check-in card, plus a sentence to announce."""
+    slots = _today_slots(selectors.plan_day(plan, client, day), client)
+    current = next((s for s in slots if s.name == slot), None)
+    entry = next((e for e in current.entries if e.step.id == step.id), None) if current else None
+    if entry is None or day != client.local_today():  # yesterday's: Today doesn't show it
+        return JsonResponse({"said": said, "done": None})
+    checkin_first = _checkin_first(slots)
+
+    def html(template: str, **context) -> str:
+        return render_to_string(template, context, request=request)
+
+    return JsonResponse(
+        {
+            "said": f"{said} {current.title}: {current.progress.words}.",
+            "done": entry.done,
+            "slot": slot,
+            "card": html("includes/step_card.html", entry=entry, slot=current, day=day),
+            "head": html(
+                "client/includes/slot_head.html",
+                slot=current,
+                lead=current is slots[0],
+                checkin_first=checkin_first,
+            ),
+            "checkin": html(
+                "client/includes/checkin_card.html",
+                current=slots[0],
+                checkin_first=checkin_first,
+            ),
+        }
+    )
+
+
+def _routine_position(value) -> int | None:
+    try:
+        position = int(value)
+    except (TypeError, ValueError):
+        return None
+    return position if 1 <= position <= 100 else None
+
+
+def _routine_url(slot: str, position: int) -> str:
+    return reverse("client-today") + f"?routine={slot}&step={position}"
+
+
+def _routine_step(request: HttpRequest, client: Client, plan) -> HttpResponse:
+    """The guided routine, one step a screen (?routine=morning&step=2), then a finish
+    screen; the same page with or without script (client.js adds the timer's sound,
+    ticks in place and moves on without a reload)."""
+    day = client.local_today()
+    slots = {s.name: s for s in _today_slots(selectors.plan_day(plan, client, day), client)}
+    current = slots.get(request.GET.get("routine", ""))
+    position = _routine_position(request.GET.get("step"))
+    if current is None or position is None or position > len(current.entries) + 1:
+        return redirect("client-today")
+    scale = float(getattr(settings, "ROUTINE_TIMER_SCALE", 1))
+    context = {
+        "client": client,
+        "plan": plan,
+        "practice": client.practice,
+        "slot": current,
+        "day": day,
+        "count": len(current.entries),
+    }
+    if position > len(current.entries):
+        return render(request, "client/routine_done.html", context)
+    entry = current.entries[position - 1]
+    return render(
+        request,
+        "client/routine_step.html",
+        {
+            **context,
+            "entry": entry,
+            "step": entry.step,
+            "timer_ms": round(entry.timer_seconds * 1000 * scale),
+            "previous": _routine_url(current.name, position - 1) if position > 1 else "",
+            "next": _routine_url(current.name, position + 1),
+            "then": position + 1,
+        },
+    )
 
 
 def new_link(request: HttpRequest) -> HttpResponse:
