@@ -120,6 +120,12 @@
     if (busy(form)) { return; }
     post(form).then(function (data) {
       var card = form.closest("[data-step-card]");
+      if (data.queued) {  // no signal: the service worker kept the tick (docs/offline.md)
+        form.insertAdjacentHTML("afterend", '<p class="queued-note"></p>');
+        form.nextElementSibling.textContent = data.message;
+        announce(data.message);
+        return;
+      }
       if (data.card) {
         var fresh = swap(card, data.card);
         swap(document.querySelector('[data-slot-head="' + data.slot + '"]'), data.head);
