@@ -99,3 +99,10 @@ def test_the_security_policy_allows_the_thumbnail_host_and_no_other(phone, plan)
     assert set(policy["img-src"].split()) == {"'self'", "data:", "https://i.ytimg.com"}
     # The uploaded video's frame comes from our own server.
     assert "'self'" in policy["media-src"].split()
+
+
+def test_a_phone_saving_data_gets_the_plain_tile_for_an_upload(phone, plan):
+    set_video(plan, "Psoas release", upload=True)
+    page = phone.get(reverse("client-today"), HTTP_SAVE_DATA="on").content.decode()
+    button = watch_button(page, "Psoas release")
+    assert "<video" not in button and "video-poster-mp4" in button
