@@ -98,20 +98,24 @@ def wait_until_up(url: str, server: subprocess.Popen, seconds: float = 30) -> No
 
 def lighthouse(url: str, cookie: str, report: Path) -> dict:
     env = {**os.environ, "CHROME_PATH": CHROME}
-    run(
-        [
-            str(LIGHTHOUSE),
-            url,
-            "--quiet",
-            "--output=json",
-            f"--output-path={report}",
-            f"--only-categories={','.join(CATEGORIES)}",
-            "--form-factor=mobile",
-            f"--chrome-flags={CHROME_FLAGS}",
-            f"--extra-headers={json.dumps({'Cookie': cookie})}",
-        ],
-        env,
-    )
+    command = [
+        str(LIGHTHOUSE),
+        url,
+        "--quiet",
+        "--output=json",
+        f"--output-path={report}",
+        f"--only-categories={','.join(CATEGORIES)}",
+        "--form-factor=mobile",
+        f"--chrome-flags={CHROME_FLAGS}",
+        f"--extra-headers={json.dumps({'Cookie': cookie})}",
+    ]
+    # On a busy machine Lighthouse now and then fails to record the trace (NO_NAVSTART):
+    # that says nothing about the page, so it gets one more try.
+    try:
+        run(command, env)
+    except subprocess.CalledProcessError:
+        print(f"Lighthouse failed on {url}; once more.", file=sys.stderr)
+        run(command, env)
     result = json.loads(report.read_text())
     final = result.get("finalDisplayedUrl") or result.get("finalUrl")
     if final != url:  # e.g. a login redirect: the score would be for the wrong page
