@@ -18,10 +18,12 @@ import uuid
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.core.files.base import ContentFile
 from django.urls import reverse
 from sesame.utils import get_query_string
 
 from aftercare import checkins, tokens
+from aftercare.management.commands.seed_demo import DEMO_VIDEO
 from aftercare.models import PlanStep, Reminder
 from aftercare.outbox import reminders
 from aftercare.rules.phases import Phase
@@ -51,6 +53,16 @@ NOT_PAGES = {
     "video-file": "an MP4 file",
     "healthz": "a health check for the load balancer",
     "home": "redirects to the dashboard or the login",
+}
+
+
+# States the walk must really show, not just pages it opened: the therapist's "data that
+# needs fixing" (Dana's long MP4 link is on no allowed host) and the Watch buttons' stills.
+SHOWN = {
+    "client page (everything)": ".data-problems",
+    "dashboard": ".alert-warning",
+    "today": ".video-load .video-poster-youtube img",
+    "whole plan": ".video-load .video-poster-mp4 video",
 }
 
 
@@ -132,8 +144,8 @@ def _eli_on_hold(dana):
 
 
 def _videos_of_every_kind(dana) -> None:
-    """Dana's plan: a YouTube step and a Vimeo step next to the long MP4 link, so every
-    kind of Watch button (with its still) is on Today and the whole plan."""
+    """Dana's plan: a YouTube step, a Vimeo step and an uploaded one next to the long MP4
+    link (on no allowed host: "unavailable"), so every kind of Watch button is walked."""
     plan = dana.plans.get(ended_at=None)
     PlanStep.objects.filter(plan=plan, name="Lumbar decompression").update(
         video_url="https://youtu.be/dQw4w9WgXcQ"
@@ -141,6 +153,9 @@ def _videos_of_every_kind(dana) -> None:
     PlanStep.objects.filter(plan=plan, name="Psoas release").update(
         video_url="https://vimeo.com/76979871"
     )
+    uploaded = PlanStep.objects.get(plan=plan, name="QL and psoas stretch and strength")
+    uploaded.video_url = ""
+    uploaded.video_file.save("clip.mp4", ContentFile(DEMO_VIDEO.read_bytes()))
 
 
 def _violations(axe: Axe, page) -> list[str]:
@@ -214,6 +229,8 @@ def test_no_page_scrolls_sideways_or_has_an_axe_violation(require_service, live_
         # Everything a tap can open is open: earlier check-ins, "how to do it", show all.
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         where = f"{name} @{viewport['width']}"
+        if name in SHOWN:
+            assert page.locator(SHOWN[name]).count() > 0, f"{where}: no {SHOWN[name]}"
         # Against the screen's width, not innerWidth: a phone (is_mobile) widens its
         # layout viewport to fit a too-wide page, so innerWidth grows with the overflow
         # and `scrollWidth <= innerWidth` could never fail there.
