@@ -48,9 +48,12 @@ bench: $(BENCH_STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 # Lighthouse 12.2.3 (audit/package.json, from the npm registry) with Debian's Chromium,
-# mobile mode, on the client's Today page and the therapist dashboard, against a
-# production-shaped server it starts and stops itself (DEBUG=0, gunicorn, whitenoise,
-# demo data). Prints the scores; AUDIT_ARGS=--strict fails when Today misses its target.
+# mobile mode, on the client's Today, check-in, progress, plan and settings and the
+# therapist's dashboard and client page, against a production-shaped server it starts and
+# stops itself (DEBUG=0, gunicorn, whitenoise, demo data). Prints the scores and Today's
+# bytes; AUDIT_ARGS=--strict fails when a page misses performance 95 / accessibility 100
+# or Today's HTML+CSS+JS passes 50 KB; AUDIT_ARGS="--runs=3" takes each page's median run
+# (scores move with the machine's load); --only=today,plan audits some pages.
 CHROME_PATH ?= /usr/bin/chromium
 
 audit: install

@@ -274,7 +274,9 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:", "https://i.ytimg.com", "https://i.vimeocdn.com"],
+        # YouTube's thumbnails on the Watch buttons (aftercare/videos.py); no Vimeo host:
+        # its thumbnails need an API call, so Vimeo buttons show a plain tile.
+        "img-src": ["'self'", "data:", "https://i.ytimg.com"],
         "media-src": ["'self'", "https:"],
         "frame-src": VIDEO_FRAME_HOSTS,
         "object-src": ["'none'"],

@@ -41,6 +41,11 @@ class Video:
     kind: str  # "youtube" | "vimeo" | "mp4"
     source: str  # the iframe src or the MP4 address
     link: str  # what a person opens outside the app (e.g. from an email)
+    # A still shown on the Watch button, so it shows what it plays: YouTube's own
+    # thumbnail (img-src allows i.ytimg.com). Vimeo's needs an API call and uploads need a
+    # video decoder, so those have none here: video.html shows an uploaded file's own
+    # first frame and a plain tile for Vimeo (docs/architecture.md, "Video posters").
+    poster: str = ""
 
 
 def parse(url: str) -> Video:
@@ -73,6 +78,8 @@ def _youtube(parts) -> Video:
         kind="youtube",
         source=f"https://www.youtube-nocookie.com/embed/{video_id}?playsinline=1&rel=0&autoplay=1",
         link=f"https://www.youtube.com/watch?v={video_id}",
+        # mqdefault: 320x180, 16:9 like the tile (hqdefault is 4:3 with black bars), ~10 KB.
+        poster=f"https://i.ytimg.com/vi/{video_id}/mqdefault.jpg",
     )
 
 
