@@ -53,6 +53,13 @@ NOT_PAGES = {
     "video-file": "an MP4 file",
     "healthz": "a health check for the load balancer",
     "home": "redirects to the dashboard or the login",
+    "client-reminder-channel": "POST only (the channel choice); Settings shows the result",
+    "client-push-subscribe": "POST only (JSON from the Settings page's script)",
+    "client-push-unsubscribe": "POST only (JSON from the Settings page's script)",
+    "client-push-test": "POST only (JSON from the Settings page's script)",
+    "sms-webhook": "POST only, from the SMS provider",
+    "pwa-sw": "the service worker's JavaScript",
+    "pwa-manifest": "the web app manifest (JSON)",
 }
 
 
@@ -78,6 +85,8 @@ def _client_pages(base: str, dana, eli) -> list[tuple[str, str, str]]:
     unsubscribe = tokens.unsubscribe_token(dana.id, "routine")
     return [
         ("today", f"{base}/c/", "client-today"),
+        ("guided routine, first step", f"{base}/c/?routine=morning&step=1", ""),
+        ("no signal (offline page)", f"{base}/c/offline/", "client-offline"),
         ("whole plan", f"{base}/c/plan/", "client-plan"),
         ("check-in", f"{base}/c/check-in/", "client-checkin"),
         ("check-in saved (hard day)", f"{base}/c/check-in/?saved={newest.submission_key}", ""),
@@ -107,6 +116,7 @@ def _hold_and_signed_out_pages(base: str) -> list[tuple[str, str, str]]:
 def _signed_out_pages(base: str) -> list[tuple[str, str, str]]:
     return [
         ("new link", f"{base}/c/new-link/", "client-new-link"),
+        ("home-screen start, signed out", f"{base}/c/start/", "client-start"),
         ("link expired", f"{base}/c/login/?sesame=not-a-real-token", "client-login"),
         ("therapist login", f"{base}/login/", "therapist-login"),
     ]
@@ -179,6 +189,8 @@ def test_the_walk_covers_every_page_in_the_urlconf():
         "client-warning-signs",
         "client-safety",
         "client-new-link",
+        "client-start",
+        "client-offline",
         "client-login",
         "email-action",
         "email-unsubscribe",
