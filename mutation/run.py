@@ -73,9 +73,7 @@ def prepare(module: str, tests: list[str], keep: bool, worktree: bool) -> Path:
         shutil.copy2(ROOT / "pyproject.toml", work)  # this [tool.mutmut], even uncommitted
     # This run's module and tests replace the shared [tool.mutmut] selection.
     text = (work / "pyproject.toml").read_text()
-    text = re.sub(
-        r"only_mutate = \[.*?\]", f'only_mutate = ["{PATHS[module]}"]', text, flags=re.S
-    )
+    text = re.sub(r"only_mutate = \[.*?\]", f'only_mutate = ["{PATHS[module]}"]', text, flags=re.S)
     text = re.sub(
         r"pytest_add_cli_args_test_selection = \[.*?\]",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
