@@ -6,7 +6,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce, Lower
 
 from aftercare.models import Alert, Completion, Plan, PlanStep, SymptomLog
@@ -20,6 +29,10 @@ def client_active_plan(client: Client) -> Plan | None:
     """The active plan and its steps (2 queries). The client's practice comes along in
     the plan's query, so a page that shows it (every client page does) needs no third."""
     steps = PlanStep.objects.order_by("order", "id")
+    loaded = client.__dict__.pop("_active_plan", None)  # used once: a later call re-reads
+    if loaded is not None:
+        prefetch_related_objects([loaded], Prefetch("steps", queryset=steps))
+        return loaded
     plan = (
         Plan.objects.filter(client=client, ended_at=None)
         .select_related("client__practice")
@@ -30,6 +43,13 @@ def client_active_plan(client: Client) -> Plan | None:
         client.practice = plan.client.practice
         plan.client = client
     return plan
+
+
+def active_plan_loaded(client: Client, plan: Plan) -> None:
+    """Hand client_active_plan a plan loaded with its client and practice already (the
+    client pages' access check does), so it only adds the steps. Used once."""
+    plan.client = client
+    client.__dict__["_active_plan"] = plan
 
 
 def plan_state(plan: Plan) -> taper.PlanState:
