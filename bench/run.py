@@ -721,6 +721,7 @@ def reminders_child(plans: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE aftercare_reminder")
         cursor.execute("UPDATE aftercare_plan SET planned_until = NULL")  # all to plan
+        cursor.execute("VACUUM aftercare_plan")  # as autovacuum would after that update
     data.analyze()
     gc.collect()
     rss_before = peak_rss_mb()

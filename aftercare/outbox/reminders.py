@@ -36,7 +36,7 @@ from aftercare.models import Completion, Heartbeat, Plan, PlanStep, Reminder
 from aftercare.outbox import emails
 from aftercare.rules import schedule
 from aftercare.rules.phases import Frequency, Phase
-from clients.models import Client, known_zone
+from clients.models import Client, MassageSession, known_zone
 
 log = logging.getLogger(__name__)
 
@@ -77,32 +77,34 @@ def reminders_plan_due(*, now: datetime | None = None, limit: int | None = PLAN_
         # them) until their rows and their new planned_until are written, and a service
         # marking one of them meanwhile waits, so its mark is never overwritten.
         with transaction.atomic():
-            ids = _due_plan_ids(now, size)
-            if not ids:
+            chunk = _due_plans(now, size)
+            if not chunk:
                 break
-            rows, until = _plan_chunk(ids, now)
+            rows, until = _plan_chunk(chunk, now)
             _insert(rows)
             _planned(until)
         offered += len(rows)
-        planned += len(ids)
-        if len(ids) < size:
+        planned += len(chunk)
+        if len(chunk) < size:
             break
     return offered
 
 
-def _due_plan_ids(now: datetime, size: int) -> list[int]:
-    """Active plans marked for planning, then those whose rows run out soonest. Two
-    index range scans (plan_planning_due), each stopping at `size`: never a scan of all
-    plans. Plans another beat is planning are skipped, not waited for."""
-    active = Plan.objects.select_for_update(skip_locked=True).filter(ended_at=None)
-    ids = list(active.filter(planned_until=None).order_by("id").values_list("id", flat=True)[:size])
-    if len(ids) < size:
-        ids += (
-            active.filter(planned_until__lte=now + DAY_AHEAD)
-            .order_by("planned_until", "id")
-            .values_list("id", flat=True)[: size - len(ids)]
-        )
-    return ids
+def _due_plans(now: datetime, size: int) -> list[tuple]:
+    """Active plans marked for planning, then those whose rows run out soonest, with
+    what their schedule depends on (_PLAN_VALUES), locked. Two index range scans
+    (plan_planning_due), each stopping at `size`: never a scan of all plans. Plans
+    another beat is planning are skipped, not waited for."""
+    active = (
+        Plan.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(ended_at=None)
+        .values_list(*_PLAN_VALUES)
+    )
+    chunk = list(active.filter(planned_until=None).order_by("id")[:size])
+    if len(chunk) < size:
+        soonest = active.filter(planned_until__lte=now + DAY_AHEAD).order_by("planned_until", "id")
+        chunk += soonest[: size - len(chunk)]
+    return chunk
 
 
 def plan_needs_planning(*, plan: Plan | None = None, client: Client | None = None) -> int:
@@ -143,14 +145,13 @@ _PLAN_VALUES = (
 _PHASE_COLUMN = {Phase.FLARE: 0, Phase.SUBSIDING: 1, Phase.MAINTENANCE: 2}
 
 
-def _plan_chunk(ids: list[int], now: datetime) -> tuple[list[Row], dict[datetime, list[int]]]:
+def _plan_chunk(chunk: list[tuple], now: datetime) -> tuple[list[Row], dict[datetime, list[int]]]:
     """Rows for a chunk of plans and, per new planned_until, the plans planned up to it.
 
     Clients who share a zone, preferences, phase and the kinds of steps due share their
     slot times, so each distinct schedule is computed once per chunk, not once per plan.
     It is the same `schedule.slots_between` that Today and the preview use."""
-    chunk = list(Plan.objects.filter(id__in=ids).order_by("id").values_list(*_PLAN_VALUES))
-    kinds_by_plan = _step_kinds_by_plan(ids)
+    kinds_by_plan = _step_kinds_by_plan([row[0] for row in chunk])
     # A plan with nothing to plan (on hold, client inactive or unsubscribed, bad data)
     # is looked at again after a while, not at every tick.
     until: dict[datetime, list[int]] = defaultdict(list)
@@ -190,9 +191,23 @@ def _plan_chunk(ids: list[int], now: datetime) -> tuple[list[Row], dict[datetime
 
 
 def _planned(until: dict[datetime, list[int]]) -> None:
-    """One UPDATE per distinct planned_until (a handful per chunk: one per zone)."""
+    """Each plan's new planned_until: one statement on PostgreSQL, else one per distinct
+    moment (a handful per chunk: one per zone)."""
+    if connection.vendor == "postgresql":
+        ids = [plan_id for plan_ids in until.values() for plan_id in plan_ids]
+        moments = [moment for moment, plan_ids in until.items() for _ in plan_ids]
+        with connection.cursor() as cursor:
+            cursor.execute(_PLANNED_SQL, [ids, moments])
+        return
     for moment, plan_ids in until.items():
         Plan.objects.filter(id__in=plan_ids).update(planned_until=moment)
+
+
+_PLANNED_SQL = """
+    UPDATE aftercare_plan AS p SET planned_until = v.until
+    FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, until)
+    WHERE p.id = v.id
+"""
 
 
 def _zone_name(name: object, client_id: int) -> str:
@@ -210,11 +225,27 @@ def _step_kinds_by_plan(plan_ids: list[int]) -> dict[int, list[tuple]]:
     """Per plan, the distinct (flare, subsiding, maintenance, heat) frequencies of the
     steps in its routine: a summary (DISTINCT in the database), not every step row."""
     kinds: dict[int, list[tuple]] = defaultdict(list)
-    in_routine = PlanStep.objects.filter(plan_id__in=plan_ids, skipped=False, paused_at=None)
-    summary = in_routine.values_list("plan_id", "flare", "subsiding", "maintenance", "is_heat")
-    for plan_id, *values in summary.order_by().distinct():
+    if connection.vendor == "postgresql":
+        # The ids as one array parameter, not 2,000 placeholders to bind one by one.
+        with connection.cursor() as cursor:
+            cursor.execute(_STEP_KINDS_SQL, [plan_ids])
+            summary = cursor.fetchall()
+    else:
+        in_routine = PlanStep.objects.filter(plan_id__in=plan_ids, skipped=False, paused_at=None)
+        summary = (
+            in_routine.values_list("plan_id", "flare", "subsiding", "maintenance", "is_heat")
+            .order_by()
+            .distinct()
+        )
+    for plan_id, *values in summary:
         kinds[plan_id].append(tuple(values))
     return kinds
+
+
+_STEP_KINDS_SQL = """
+    SELECT DISTINCT plan_id, flare, subsiding, maintenance, is_heat FROM aftercare_planstep
+    WHERE plan_id = ANY(%s::bigint[]) AND NOT skipped AND paused_at IS NULL
+"""
 
 
 def _group_slots(
@@ -288,16 +319,27 @@ _INSERT_SQL = """
 
 def _booking_rows_for(client_ids: list[int], now: datetime) -> list[Row]:
     """The booking nudges of these clients (those with a cadence, a session, booking
-    emails on and no plan on hold): one query for the lot."""
+    emails on and no plan on hold). Sessions first, by their client index: most clients
+    of a chunk have none, and are not loaded at all."""
+    last_sessions = dict(
+        MassageSession.objects.filter(client_id__in=client_ids)
+        .order_by()
+        .values_list("client_id")
+        .annotate(last=Max("date"))
+    )
+    if not last_sessions:
+        return []
     clients = (
-        Client.objects.filter(id__in=client_ids, active=True, booking_emails=True)
+        Client.objects.filter(id__in=list(last_sessions), active=True, booking_emails=True)
         .exclude(massage_cadence=Client.Cadence.NONE)
         .exclude(Exists(_held_plans().filter(client=OuterRef("pk"))))
-        .annotate(last_session=Max("sessions__date"))
-        .filter(last_session__isnull=False)
         .select_related("practice")
     )
-    return [row for client in clients for row in _booking_rows(client, now)]
+    rows = []
+    for client in clients:
+        client.last_session = last_sessions[client.id]
+        rows.extend(_booking_rows(client, now))
+    return rows
 
 
 def _held_plans():
