@@ -491,6 +491,201 @@ def load(results: Results, server: Gunicorn, scene: Scene, env: dict[str, str]) 
     results.add("load_errors", failures, "errors", "0", failures == 0 and count > 0, note=note)
 
 
+# --- 6. videos under load -------------------------------------------------------------------
+
+VIDEO_MB = 50
+VIDEO_STREAMS = 20
+VIDEO_STREAM_KBPS = 5_000  # a phone on good Wi-Fi: 5 Mbit/s each, 100 Mbit/s in all
+VIDEO_BLOCKS = int(os.environ.get("BENCH_VIDEO_BLOCKS", "6"))  # idle/streaming blocks, in turn
+VIDEO_BLOCK_REQUESTS = 25
+
+
+def nginx_binary() -> str | None:
+    import shutil
+
+    found = shutil.which("nginx")
+    if found:
+        return found
+    return next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
+
+
+class Nginx:
+    """deploy/nginx.conf itself, with this machine's paths and ports swapped in (the
+    same swaps as tests/test_video_accel.py), in front of the bench's gunicorn."""
+
+    def __init__(self, binary: str, upstream_port: int, media: Path, static: Path) -> None:
+        folder = VAR / "nginx"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        built = subprocess.run([binary, "-V"], capture_output=True, text=True).stderr
+        temp = "".join(
+            f"    {name}_temp_path {folder / name};\n"
+            for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+            if name == "client_body" or f"--http-{name}-temp-path" in built
+        )
+        swaps = {
+            "user nginx;": "user root;" if os.geteuid() == 0 else "",
+            "worker_processes auto;": (
+                f"worker_processes auto;\npid {folder / 'nginx.pid'};\n"
+                f"error_log {folder / 'error.log'};"
+            ),
+            "http {\n": "http {\n" + temp,
+            "access_log /var/log/nginx/access.log;": f"access_log {folder / 'access.log'};",
+            "server web:8000;": f"server 127.0.0.1:{upstream_port};",
+            "listen 80;": f"listen 127.0.0.1:{self.port};",
+            "alias /srv/media/;": f"alias {media}/;",
+            "alias /srv/static/;": f"alias {static}/;",
+        }
+        text = (ROOT / "deploy" / "nginx.conf").read_text()
+        for old, new in swaps.items():
+            if text.count(old) != 1:
+                raise RuntimeError(f"deploy/nginx.conf no longer has {old!r} once")
+            text = text.replace(old, new)
+        conf = folder / "nginx.conf"
+        conf.write_text(text)
+        self.process = subprocess.Popen(
+            [binary, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=open(folder / "stderr.log", "wb"),  # noqa: SIM115
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"nginx did not start: see {folder / 'stderr.log'}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def stream(port: int, path: str, stop) -> int:
+    """One phone playing the video through nginx at VIDEO_STREAM_KBPS, again and again."""
+    chunk = 64 * 1024
+    pause = chunk * 8 / (VIDEO_STREAM_KBPS * 1000)
+    received = 0
+    while not stop.is_set():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request("GET", path, headers={"Host": f"127.0.0.1:{port}"})
+            response = connection.getresponse()
+            if response.status != 200:
+                raise RuntimeError(f"video: {path} answered {response.status}")
+            while not stop.is_set():
+                data = response.read(chunk)
+                if not data:
+                    break
+                received += len(data)
+                time.sleep(pause)
+        finally:
+            connection.close()
+    return received
+
+
+def play(port: int, path: str, stop, counts: list[int]) -> None:
+    counts.append(stream(port, path, stop))
+
+
+def video(results: Results, env: dict[str, str]) -> None:
+    """Today's p95 through nginx while 20 phones stream a 50 MB video, over idle."""
+    import threading
+    import uuid
+
+    from aftercare.models import PlanStep
+    from bench import data
+
+    target = (
+        f"<= 1.5 (Today's p95 while {VIDEO_STREAMS} clients stream a {VIDEO_MB} MB video / idle)"
+    )
+    binary = nginx_binary()
+    if binary is None:
+        results.not_run("video_load_today_p95_ratio", target, "nginx is not installed")
+        return
+    print(f"video: Today through nginx, idle and while {VIDEO_STREAMS} phones stream a video")
+    media = VAR / "media"
+    (media / "videos").mkdir(parents=True, exist_ok=True)
+    name = f"videos/{uuid.uuid4().hex}.mp4"
+    with open(media / name, "wb") as handle:
+        block = os.urandom(1024 * 1024)
+        for _ in range(VIDEO_MB):
+            handle.write(block)
+    bench = data.practice_make("video")
+    client_id = data.clients_make(bench, 1, tag="video", logs_per_client=2)[0]
+    PlanStep.objects.filter(plan__client_id=client_id).update(video_file=name)
+    session = data.session_for(data.client(client_id).user)
+    video_env = {
+        **env,
+        "VIDEO_ACCEL_REDIRECT_PREFIX": "/protected-media/",
+        "MEDIA_ROOT": str(media),
+        "TRUSTED_PROXIES": "1",
+    }
+    server = Gunicorn(video_env)
+    proxy = None
+    try:
+        proxy = Nginx(binary, server.port, media, VAR / "static")
+        path = "/media/" + name
+        probe = request(proxy.port, path)  # the video is served, and by nginx
+        if probe.status != 200 or len(probe.body) != VIDEO_MB * 1024 * 1024:
+            raise RuntimeError(f"video: {path} answered {probe.status}, {len(probe.body)} B")
+
+        def today() -> float:
+            started = time.perf_counter()
+            reply = request(proxy.port, "/c/", session=session)
+            if reply.status != 200:
+                raise RuntimeError(f"video: Today answered {reply.status}")
+            return (time.perf_counter() - started) * 1000
+
+        for _ in range(10):
+            today()  # warm every worker up
+        idle: list[float] = []
+        loaded: list[float] = []
+        streamed = 0
+        for _ in range(VIDEO_BLOCKS):
+            idle += [today() for _ in range(VIDEO_BLOCK_REQUESTS)]
+            stop = threading.Event()
+            counts: list[int] = []
+            threads = [
+                threading.Thread(target=play, args=(proxy.port, path, stop, counts))
+                for _ in range(VIDEO_STREAMS)
+            ]
+            for thread in threads:
+                thread.start()
+            time.sleep(2)  # every stream under way
+            loaded += [today() for _ in range(VIDEO_BLOCK_REQUESTS)]
+            stop.set()
+            for thread in threads:
+                thread.join(60)
+            streamed += sum(counts)
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        server.stop()
+    quiet, busy = percentile(idle, 0.95), percentile(loaded, 0.95)
+    results.add(
+        "video_load_today_p95_ratio",
+        busy / quiet,
+        "ratio",
+        "<= 1.5",
+        busy / quiet <= 1.5,
+        note=f"Today's p95 through nginx {busy:.1f} ms while {VIDEO_STREAMS} phones stream a "
+        f"{VIDEO_MB} MB video at {VIDEO_STREAM_KBPS // 1000} Mbit/s each "
+        f"({streamed / 1e6:.0f} MB sent by nginx), {quiet:.1f} ms idle; "
+        f"{len(loaded)} requests each, in {VIDEO_BLOCKS} alternating blocks",
+    )
+
+
 # --- 3. sending -----------------------------------------------------------------------------
 
 
@@ -892,13 +1087,7 @@ def main() -> None:
         finally:
             server.stop()
     if "video" in parts:
-        results.not_run(
-            "video_load_today_p95_ratio",
-            "<= 1.5 (Today's p95 while 20 clients stream a 50 MB video / idle)",
-            "not built yet: needs deploy/nginx.conf (nginx is at /usr/sbin/nginx) in front of "
-            "the bench's gunicorn with VIDEO_ACCEL_REDIRECT_PREFIX, a 50 MB upload and 20 "
-            "streaming clients; see docs/performance.md",
-        )
+        video(results, env)
     if "sending" in parts:
         sending(results)
     if "reminders" in parts:
