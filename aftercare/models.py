@@ -181,9 +181,11 @@ class Plan(models.Model):
                 name="plan_attention_recheck",
             ),
             # The tick finds the plans to plan (NULL first, then the soonest to run out)
-            # with two range scans of this index.
+            # with two range scans of this index, in its order (planned_until, then id:
+            # NULLs last, in id order): each stops at its LIMIT, and one that finds
+            # nothing reads one entry.
             models.Index(
-                fields=["planned_until"],
+                fields=["planned_until", "id"],
                 condition=models.Q(ended_at=None),
                 name="plan_planning_due",
             ),

@@ -493,7 +493,7 @@ def load(results: Results, server: Gunicorn, scene: Scene, env: dict[str, str]) 
 
 # --- 6. videos under load -------------------------------------------------------------------
 
-VIDEO_MB = 50
+VIDEO_MB = int(os.environ.get("BENCH_VIDEO_MB", "50"))
 VIDEO_STREAMS = 20
 VIDEO_STREAM_KBPS = 5_000  # a phone on good Wi-Fi: 5 Mbit/s each, 100 Mbit/s in all
 VIDEO_BLOCKS = int(os.environ.get("BENCH_VIDEO_BLOCKS", "6"))  # idle/streaming blocks, in turn

@@ -100,9 +100,10 @@ def _due_plans(now: datetime, size: int) -> list[tuple]:
         .filter(ended_at=None)
         .values_list(*_PLAN_VALUES)
     )
-    chunk = list(active.filter(planned_until=None).order_by("id")[:size])
+    in_index_order = ("planned_until", "id")  # the index's order (NULLs last, by id)
+    chunk = list(active.filter(planned_until=None).order_by(*in_index_order)[:size])
     if len(chunk) < size:
-        soonest = active.filter(planned_until__lte=now + DAY_AHEAD).order_by("planned_until", "id")
+        soonest = active.filter(planned_until__lte=now + DAY_AHEAD).order_by(*in_index_order)
         chunk += soonest[: size - len(chunk)]
     return chunk
 
