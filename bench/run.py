@@ -123,8 +123,9 @@ class Results:
         for row in self.rows:
             floor = row.get("floor")
             ratio = f"{row['value'] / floor:.2f}x" if floor and row["value"] is not None else ""
+            value = "-" if row["value"] is None else row["value"]
             lines.append(
-                f"{row['name']:<34} {row['value']:>11} {row['unit']:<8} "
+                f"{row['name']:<34} {value:>11} {row['unit']:<8} "
                 f"{'' if floor is None else floor:>10} {ratio:>6}  {row['target']:<30} "
                 f"{'yes' if row['met'] else 'NO'}"
             )
