@@ -35,9 +35,11 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Benchmarks (issue 6, docs/performance.md) on PostgreSQL and Redis: DATABASE_URL
+# Benchmarks (issues 6 and 13, docs/performance.md) on PostgreSQL and Redis: DATABASE_URL
 # (default postgres://postgres@127.0.0.1:5432/aftercare_bench, dropped and re-created)
 # and REDIS_URL (default redis://127.0.0.1:6379/13). Prints a table, writes bench/results.json.
+# The full run includes the 1,000,000-plan figures (30-60 min on 2 cores); a quick one:
+# BENCH_ARGS="--without-1m" make bench
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP) bench/requirements.txt

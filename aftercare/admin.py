@@ -12,6 +12,7 @@ from aftercare.models import (
     Protocol,
     ProtocolStep,
 )
+from aftercare.outbox import reminders
 
 
 class ProtocolStepInline(admin.TabularInline):
@@ -56,7 +57,13 @@ class PlanAdmin(admin.ModelAdmin):
         "attention_at",
         "attention_seen_at",
         "attention_recheck_at",
+        "planned_until",
     ]
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        # After the steps inline: the phase or steps set here reach the reminders.
+        reminders.plan_needs_planning(plan=form.instance)
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

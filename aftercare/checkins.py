@@ -135,7 +135,8 @@ def _raise(plan: Plan, found: list[taper.Alert], log: SymptomLog, now: datetime)
             if step is None:
                 continue  # not this plan's step: ignore rather than trust the form
             # Paused again even if an earlier alert is still open: it raised pain again.
-            PlanStep.objects.filter(pk=step.pk, paused_at=None).update(paused_at=now)
+            if PlanStep.objects.filter(pk=step.pk, paused_at=None).update(paused_at=now):
+                reminders.plan_needs_planning(plan=plan)  # the paused step leaves the routine
         # A safety answer always alerts anew (each one is an event); other alerts are
         # conditions that stay open until the therapist marks them handled.
         if not alert.kind.startswith("safety_") and (alert.kind, alert.step_key) in open_keys:

@@ -186,6 +186,9 @@ class Plan(models.Model):
     attention_at = models.DateTimeField(null=True, blank=True)  # the newest trigger
     attention_seen_at = models.DateTimeField(null=True, blank=True)  # "Seen" tapped
     attention_recheck_at = models.DateTimeField(null=True, blank=True)  # a clock runs out
+    # Reminder rows exist for every routine slot up to here; NULL: plan it at the next
+    # tick. Cleared by reminders.plan_needs_planning whenever what planning reads changes.
+    planned_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -204,7 +207,16 @@ class Plan(models.Model):
                 fields=["attention_recheck_at"],
                 condition=models.Q(ended_at=None),
                 name="plan_attention_recheck",
-            )
+            ),
+            # The tick finds the plans to plan (NULL first, then the soonest to run out)
+            # with two range scans of this index, in its order (planned_until, then id:
+            # NULLs last, in id order): each stops at its LIMIT, and one that finds
+            # nothing reads one entry.
+            models.Index(
+                fields=["planned_until", "id"],
+                condition=models.Q(ended_at=None),
+                name="plan_planning_due",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,7 +6,17 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    F,
+    FilteredRelation,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce, Lower
 
 from aftercare.models import Alert, Completion, Plan, PlanStep, SymptomLog
@@ -20,6 +30,10 @@ def client_active_plan(client: Client) -> Plan | None:
     """The active plan and its steps (2 queries). The client's practice comes along in
     the plan's query, so a page that shows it (every client page does) needs no third."""
     steps = PlanStep.objects.order_by("order", "id")
+    loaded = client.__dict__.pop("_active_plan", None)  # used once: a later call re-reads
+    if loaded is not None:
+        prefetch_related_objects([loaded], Prefetch("steps", queryset=steps))
+        return loaded
     plan = (
         Plan.objects.filter(client=client, ended_at=None)
         .select_related("client__practice")
@@ -30,6 +44,13 @@ def client_active_plan(client: Client) -> Plan | None:
         client.practice = plan.client.practice
         plan.client = client
     return plan
+
+
+def active_plan_loaded(client: Client, plan: Plan) -> None:
+    """Hand client_active_plan a plan loaded with its client and practice already (the
+    client pages' access check does), so it only adds the steps. Used once."""
+    plan.client = client
+    client.__dict__["_active_plan"] = plan
 
 
 def plan_state(plan: Plan) -> taper.PlanState:
@@ -211,17 +232,21 @@ def practice_clients(practice: Practice, query: str = "", needs_me: bool = False
     """The practice's clients with what the dashboard shows, in the dashboard's order:
     active first, then attention level, then the newest trigger, then name (never name
     ahead of need). One query; the caller slices a page, so only a page is loaded."""
-    plan = Plan.objects.filter(client=OuterRef("pk"), ended_at=None)
     logs = SymptomLog.objects.filter(
         plan__client=OuterRef("pk"), worst_pain__isnull=False
     ).order_by("-at")
+    # The active plan as one LEFT JOIN (one_active_plan: at most one row per client), not
+    # a subquery per column per client: the sort by level reads it for every client of
+    # the practice. The log columns stay subqueries: PostgreSQL computes them after the
+    # sort and the LIMIT, for the page's rows only.
     clients = Client.objects.filter(practice=practice).annotate(
-        plan_id=Subquery(plan.values("id")[:1]),
-        plan_phase=Subquery(plan.values("phase")[:1]),
-        plan_pinned=Subquery(plan.values("phase_pinned")[:1]),
-        level=Coalesce(Subquery(plan.values("attention_level")[:1]), Value(0)),
-        level_at=Subquery(plan.values("attention_at")[:1]),
-        level_reason=Subquery(plan.values("attention_reason")[:1]),
+        active_plan=FilteredRelation("plans", condition=Q(plans__ended_at=None)),
+        plan_id=F("active_plan__id"),
+        plan_phase=F("active_plan__phase"),
+        plan_pinned=F("active_plan__phase_pinned"),
+        level=Coalesce(F("active_plan__attention_level"), Value(0)),
+        level_at=F("active_plan__attention_at"),
+        level_reason=F("active_plan__attention_reason"),
         last_worst=Subquery(logs.values("worst_pain")[:1]),
         last_at=Subquery(logs.values("at")[:1]),
         before_worst=Subquery(logs.values("worst_pain")[1:2]),
@@ -230,9 +255,17 @@ def practice_clients(practice: Practice, query: str = "", needs_me: bool = False
         clients = clients.filter(Q(name__icontains=query) | Q(email__icontains=query))
     if needs_me:
         clients = clients.filter(active=True, level__gt=Level.CALM)
-    return clients.order_by(
+    ordered = clients.order_by(
         "-active", "-level", F("level_at").desc(nulls_last=True), Lower("name"), "id"
     )
+    if not needs_me:
+        # The paginator's count: the same clients without the plan join (a LEFT JOIN on
+        # a unique active plan adds no rows), an index-only count on (practice, active).
+        plain = Client.objects.filter(practice=practice)
+        if query:
+            plain = plain.filter(Q(name__icontains=query) | Q(email__icontains=query))
+        ordered.count = plain.count
+    return ordered
 
 
 def needs_me_count(practice: Practice) -> int:

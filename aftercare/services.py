@@ -263,6 +263,7 @@ def email_preference_set(*, client: Client, kind: str, on: bool) -> None:
     with transaction.atomic():
         Client.objects.filter(pk=client.pk).update(**{field: on})
         setattr(client, field, on)
+        reminders.plan_needs_planning(client=client)  # subscribing again plans at once
         if not on:
             kinds = (
                 (Reminder.Kind.ROUTINE,)
@@ -368,6 +369,7 @@ def plan_steps_update(*, plan: Plan, steps: list[PlanStep], by: User | None) -> 
             labels = ", ".join(str(f.verbose_name) for f in fields)
             changes.append(f"{step.name} ({labels})")
         if changes:
+            reminders.plan_needs_planning(plan=plan)  # a step's frequency, skip or pause
             audit_event_record(
                 client=plan.client,
                 by=by,

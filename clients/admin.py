@@ -5,6 +5,18 @@ from django.db import models
 from clients.models import Client, MassageSession, Practice, Therapist, User
 
 
+def _replan(**which) -> None:
+    """A change made here reaches the reminders: the plans it touches are planned again
+    at the next tick (aftercare's planner only re-reads plans that were marked)."""
+    from aftercare.models import Plan
+    from aftercare.outbox import reminders
+
+    if "client" in which:
+        reminders.plan_needs_planning(client=which["client"])
+    else:
+        Plan.objects.filter(ended_at=None, **which).update(planned_until=None)
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
@@ -23,6 +35,11 @@ class PracticeAdmin(admin.ModelAdmin):
     # Links typed without a scheme are https (Django 6's default; silences its warning).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if change:  # the practice's zone is the fallback of clients without one
+            _replan(client__practice=obj)
+
 
 @admin.register(Therapist)
 class TherapistAdmin(admin.ModelAdmin):
@@ -37,8 +54,16 @@ class ClientAdmin(admin.ModelAdmin):
     search_fields = ["name", "email"]
     raw_id_fields = ["user"]
 
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        _replan(client=obj)  # times, zone, pause, active, subscriptions, cadence
+
 
 @admin.register(MassageSession)
 class MassageSessionAdmin(admin.ModelAdmin):
     list_display = ["client", "date", "therapist"]
     date_hierarchy = "date"
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        _replan(client=obj.client)  # a new session means new booking nudges

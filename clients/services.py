@@ -83,13 +83,17 @@ def _validate(instance, fields) -> None:
 def session_record(
     *, client: Client, therapist: Therapist, date, notes: str = "", duration_minutes: int = 60
 ) -> MassageSession:
-    return MassageSession.objects.create(
+    from aftercare.outbox import reminders
+
+    session = MassageSession.objects.create(
         client=client,
         therapist=therapist,
         date=date,
         notes=notes,
         duration_minutes=duration_minutes,
     )
+    reminders.plan_needs_planning(client=client)  # its booking nudges
+    return session
 
 
 def client_links_revoke(*, client: Client, by: User | None = None) -> None:

@@ -13,9 +13,10 @@ from aftercare.models import PlanStep
 from aftercare.rules.phases import Phase
 from tests import factories
 
-# session, user, client, plan (with the client's practice), its steps, today's ticks, the
-# last session (when the practice has a booking link: "Book your next massage" when due)
-TODAY_QUERIES = 7
+# session, user, the client with their practice and active plan (one query, in the access
+# check), the plan's steps, today's ticks, the last session (when the practice has a
+# booking link: "Book your next massage" when due)
+TODAY_QUERIES = 6
 # session, user, therapist, practice, how many need the therapist, how many clients, one
 # page of clients with everything a row shows (sorted and limited in SQL), and the
 # data-problem count (distinct zones, the clients with bad values, distinct video links):
@@ -95,3 +96,24 @@ def test_the_dashboard_runs_the_same_queries_whatever_the_number_of_clients(
     assert page.count(">Today</span>") == len(range(0, count, 5))
     first = page.index('class="name"')
     assert page.index(">Today</span>") < page.index('class="name"', first + 1)
+
+
+def test_a_client_without_a_plan_still_opens_their_pages(client, practice, therapist):
+    person = factories.ClientFactory(practice=practice, primary_therapist=therapist)
+    client.force_login(person.user, backend="sesame.backends.ModelBackend")
+    response = client.get(reverse("client-today"))
+    assert response.status_code == 200  # not sent to "ask for a new link"
+    assert response.wsgi_request.user.client == person
+
+
+def test_the_plan_loaded_by_the_access_check_is_used_once(client, practice, therapist):
+    """A second look in the same request reads the plan again (it may have changed)."""
+    person, plan = _plan(practice, therapist)
+    from aftercare.views.access import _client_with_plan
+
+    loaded = _client_with_plan(person.user)
+    first = selectors.client_active_plan(loaded)
+    assert first.pk == plan.pk and first.client is loaded
+    assert loaded.practice.name == practice.name
+    services.phase_set(plan=plan, phase=Phase.MAINTENANCE, pinned=False, by=therapist.user)
+    assert selectors.client_active_plan(loaded).phase == Phase.MAINTENANCE

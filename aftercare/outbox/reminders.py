@@ -1,8 +1,9 @@
 """The reminder outbox: plan due rows, claim them, send them, sweep up after crashes.
 
 The database is the source of truth (docs/reminders.md). A beat tick every minute:
-1. plans the next slots of every active plan as Reminder rows (unique per client, kind
-   and slot: planning twice adds nothing), in bulk;
+1. plans the next slots of the plans that need it (a new local day coming into view, or
+   a change a service marked: `plan_needs_planning`) as Reminder rows (unique per client,
+   kind and slot: planning twice adds nothing), in bulk;
 2. claims the due rows (FOR UPDATE SKIP LOCKED on PostgreSQL, then a conditional
    update) and hands their ids to workers in batches;
 3. sweeps rows whose broker message was lost (queued too long) or whose worker died
@@ -21,7 +22,7 @@ import socket
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -35,7 +36,7 @@ from aftercare.models import Completion, Heartbeat, Plan, PlanStep, Reminder
 from aftercare.outbox import channels, emails
 from aftercare.rules import schedule
 from aftercare.rules.phases import Frequency, Phase
-from clients.models import Client, known_zone
+from clients.models import Client, MassageSession, known_zone
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ Status = Reminder.Status
 Kind = Reminder.Kind
 
 HORIZON = timedelta(hours=36)  # how far ahead routine slots become rows
+ONE_DAY = timedelta(days=1)
 LATE_LIMIT = timedelta(hours=3)  # a routine reminder later than this is no use any more
 PLAN_CHUNK = 2000  # plans loaded per batch: memory stays flat in the number of plans
 CLAIM_LIMIT = 5000  # rows claimed per statement (a tick repeats it while rows are due)
@@ -54,20 +56,71 @@ MAX_ROUTINE_PER_DAY = 2  # TAPER.md: never more than 2 routine emails a day
 
 # --- 1. planning ---------------------------------------------------------------------------
 
+# Incremental planning: each plan carries `planned_until`, the moment up to which its rows
+# exist (NULL: plan it at the next tick). A tick plans only the plans whose rows run out
+# within DAY_AHEAD (their next local day is coming into the horizon) or that a service
+# marked (plan_needs_planning: phase, preferences, zone, steps, pause, assign, end). A tick
+# with nothing to plan is two indexed queries that find nothing, whatever the practice size.
+DAY_AHEAD = timedelta(hours=20)  # planned again once its rows reach less than this ahead
+PLAN_LIMIT = 50_000  # plans per tick at most: a shared rollover spreads over a few ticks
 
-def reminders_plan_due(*, now: datetime | None = None) -> int:
-    """Write the upcoming slots of every active plan and the booking nudges as rows.
-    Idempotent: returns how many rows were offered (existing ones are left alone)."""
+
+def reminders_plan_due(*, now: datetime | None = None, limit: int | None = PLAN_LIMIT) -> int:
+    """Write the upcoming slots (and booking nudges) of the plans that need planning.
+    Idempotent: returns how many rows were offered (existing ones are left alone).
+    `limit`: plans planned at most in this call (None: every due plan)."""
     now = now or timezone.now()
-    offered = 0
-    for rows in _routine_row_chunks(now):
-        _insert(rows)
+    offered = planned = 0
+    while limit is None or planned < limit:
+        size = PLAN_CHUNK if limit is None else min(PLAN_CHUNK, limit - planned)
+        # One transaction per chunk: the chunk's plans stay locked (other beats skip
+        # them) until their rows and their new planned_until are written, and a service
+        # marking one of them meanwhile waits, so its mark is never overwritten.
+        with transaction.atomic():
+            chunk = _due_plans(now, size)
+            if not chunk:
+                break
+            rows, until = _plan_chunk(chunk, now)
+            _insert(rows)
+            _planned(until)
         offered += len(rows)
-    for clients in _booking_client_chunks():
-        rows = [row for client in clients for row in _booking_rows(client, now)]
-        _insert(rows)
-        offered += len(rows)
+        planned += len(chunk)
+        if len(chunk) < size:
+            break
     return offered
+
+
+def _due_plans(now: datetime, size: int) -> list[tuple]:
+    """Active plans marked for planning, then those whose rows run out soonest, with
+    what their schedule depends on (_PLAN_VALUES), locked. Two index range scans
+    (plan_planning_due), each stopping at `size`: never a scan of all plans. Plans
+    another beat is planning are skipped, not waited for."""
+    active = (
+        Plan.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(ended_at=None)
+        .values_list(*_PLAN_VALUES)
+    )
+    in_index_order = ("planned_until", "id")  # the index's order (NULLs last, by id)
+    chunk = list(active.filter(planned_until=None).order_by(*in_index_order)[:size])
+    if len(chunk) < size:
+        soonest = active.filter(planned_until__lte=now + DAY_AHEAD).order_by(*in_index_order)
+        chunk += soonest[: size - len(chunk)]
+    return chunk
+
+
+def plan_needs_planning(*, plan: Plan | None = None, client: Client | None = None) -> int:
+    """Mark a plan (or the client's active plan) to be planned at the next tick: call it
+    after (or in the same transaction as) any change to what planning reads: phase,
+    steps, the client's times, zone, quiet hours, pause, subscriptions, active.
+
+    A client without an active plan gets their booking nudges planned at once (no plan
+    carries them to the tick)."""
+    plans = Plan.objects.filter(ended_at=None)
+    plans = plans.filter(pk=plan.pk) if plan is not None else plans.filter(client=client)
+    marked = plans.update(planned_until=None)
+    if not marked and client is not None:
+        _insert(_booking_rows_for([client.pk], timezone.now()))
+    return marked
 
 
 # What a plan's routine slot times depend on, read as plain values (no model objects:
@@ -76,6 +129,8 @@ _PLAN_VALUES = (
     "id",
     "client_id",
     "phase",
+    "client__active",
+    "client__routine_emails",
     "client__time_zone",
     "client__morning_time",
     "client__evening_time",
@@ -91,46 +146,69 @@ _PLAN_VALUES = (
 _PHASE_COLUMN = {Phase.FLARE: 0, Phase.SUBSIDING: 1, Phase.MAINTENANCE: 2}
 
 
-def _routine_row_chunks(now: datetime) -> Iterator[list[Row]]:
-    """Rows for every active plan, a chunk of plans at a time.
+def _plan_chunk(chunk: list[tuple], now: datetime) -> tuple[list[Row], dict[datetime, list[int]]]:
+    """Rows for a chunk of plans and, per new planned_until, the plans planned up to it.
 
     Clients who share a zone, preferences, phase and the kinds of steps due share their
     slot times, so each distinct schedule is computed once per chunk, not once per plan.
     It is the same `schedule.slots_between` that Today and the preview use."""
-    plans = (
-        Plan.objects.filter(ended_at=None, client__active=True, client__routine_emails=True)
-        .exclude(phase=Phase.HOLD)
-        .order_by("id")
-        .values_list(*_PLAN_VALUES)
-    )
-    for chunk in _chunks(plans):
-        steps = _routine_steps_by_plan([row[0] for row in chunk])
-        groups: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
-        for plan_id, client_id, phase, *client_values in chunk:
-            try:
-                by_phase = _PHASE_COLUMN[phase]
-                kinds = frozenset(
-                    (Frequency(values[by_phase]), values[3]) for values in steps.get(plan_id, ())
-                )
-                days = tuple(client_values[4])
-                hash(days)  # a JSON list of lists would only fail as a group key
-                client_values[0] = _zone_name(client_values[0], client_id)
-            except (ValueError, KeyError, TypeError) as error:
-                # One bad row must not stop the tick (and every other client's reminders).
-                log.warning(
-                    "Client %s (plan %s): cannot plan reminders: %s", client_id, plan_id, error
-                )
-                continue
-            key = (phase, *client_values[:4], days, *client_values[5:], kinds)
-            groups[key].append((client_id, plan_id))
-        rows = []
-        for key, members in groups.items():
-            for slot_key, day, due_at in _group_slots(key, now, members[0][0]):
-                rows.extend(
-                    (client_id, plan_id, Kind.ROUTINE.value, slot_key, day, due_at)
-                    for client_id, plan_id in members
-                )
-        yield rows
+    kinds_by_plan = _step_kinds_by_plan([row[0] for row in chunk])
+    # A plan with nothing to plan (on hold, client inactive or unsubscribed, bad data)
+    # is looked at again after a while, not at every tick.
+    until: dict[datetime, list[int]] = defaultdict(list)
+    groups: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+    for plan_id, client_id, phase, active, routine, *client_values in chunk:
+        if not active or not routine or phase == Phase.HOLD:
+            until[now + HORIZON].append(plan_id)
+            continue
+        try:
+            by_phase = _PHASE_COLUMN[phase]
+            kinds = frozenset(
+                (Frequency(values[by_phase]), values[3]) for values in kinds_by_plan[plan_id]
+            )
+            days = tuple(client_values[4])
+            hash(days)  # a JSON list of lists would only fail as a group key
+            client_values[0] = _zone_name(client_values[0], client_id)
+        except (ValueError, KeyError, TypeError) as error:
+            # One bad row must not stop the tick (and every other client's reminders).
+            log.warning("Client %s (plan %s): cannot plan reminders: %s", client_id, plan_id, error)
+            until[now + HORIZON].append(plan_id)
+            continue
+        key = (phase, *client_values[:4], days, *client_values[5:], kinds)
+        groups[key].append((client_id, plan_id))
+    rows = []
+    for key, members in groups.items():
+        slots, planned_until = _group_slots(key, now, members[0][0])
+        until[planned_until].extend(plan_id for _client_id, plan_id in members)
+        for slot_key, day, due_at in slots:
+            rows.extend(
+                (client_id, plan_id, Kind.ROUTINE.value, slot_key, day, due_at)
+                for client_id, plan_id in members
+            )
+    # Booking nudges ride along: planned when the client's plan is (a new session comes
+    # with a new plan; a cadence, zone or morning change marks the plan).
+    rows.extend(_booking_rows_for([row[1] for row in chunk], now))
+    return rows, until
+
+
+def _planned(until: dict[datetime, list[int]]) -> None:
+    """Each plan's new planned_until: one statement on PostgreSQL, else one per distinct
+    moment (a handful per chunk: one per zone)."""
+    if connection.vendor == "postgresql":
+        ids = [plan_id for plan_ids in until.values() for plan_id in plan_ids]
+        moments = [moment for moment, plan_ids in until.items() for _ in plan_ids]
+        with connection.cursor() as cursor:
+            cursor.execute(_PLANNED_SQL, [ids, moments])
+        return
+    for moment, plan_ids in until.items():
+        Plan.objects.filter(id__in=plan_ids).update(planned_until=moment)
+
+
+_PLANNED_SQL = """
+    UPDATE aftercare_plan AS p SET planned_until = v.until
+    FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, until)
+    WHERE p.id = v.id
+"""
 
 
 def _zone_name(name: object, client_id: int) -> str:
@@ -144,23 +222,48 @@ def _zone_name(name: object, client_id: int) -> str:
     return client.zone_name
 
 
-def _routine_steps_by_plan(plan_ids: list[int]) -> dict[int, list[tuple]]:
-    steps: dict[int, list[tuple]] = defaultdict(list)
-    in_routine = PlanStep.objects.filter(plan_id__in=plan_ids, skipped=False, paused_at=None)
-    for plan_id, *values in in_routine.values_list(
-        "plan_id", "flare", "subsiding", "maintenance", "is_heat"
-    ):
-        steps[plan_id].append(tuple(values))
-    return steps
+def _step_kinds_by_plan(plan_ids: list[int]) -> dict[int, list[tuple]]:
+    """Per plan, the distinct (flare, subsiding, maintenance, heat) frequencies of the
+    steps in its routine: a summary (DISTINCT in the database), not every step row."""
+    kinds: dict[int, list[tuple]] = defaultdict(list)
+    if connection.vendor == "postgresql":
+        # The ids as one array parameter, not 2,000 placeholders to bind one by one.
+        with connection.cursor() as cursor:
+            cursor.execute(_STEP_KINDS_SQL, [plan_ids])
+            summary = cursor.fetchall()
+    else:
+        in_routine = PlanStep.objects.filter(plan_id__in=plan_ids, skipped=False, paused_at=None)
+        summary = (
+            in_routine.values_list("plan_id", "flare", "subsiding", "maintenance", "is_heat")
+            .order_by()
+            .distinct()
+        )
+    for plan_id, *values in summary:
+        kinds[plan_id].append(tuple(values))
+    return kinds
 
 
-def _group_slots(key: tuple, now: datetime, client_id: int) -> list[tuple[str, date, datetime]]:
-    """(slot key, local day, due at) of the next slots of one shared schedule."""
+_STEP_KINDS_SQL = """
+    SELECT DISTINCT plan_id, flare, subsiding, maintenance, is_heat FROM aftercare_planstep
+    WHERE plan_id = ANY(%s::bigint[]) AND NOT skipped AND paused_at IS NULL
+"""
+
+
+def _group_slots(
+    key: tuple, now: datetime, client_id: int
+) -> tuple[list[tuple[str, date, datetime]], datetime]:
+    """(slot key, local day, due at) of the next slots of one shared schedule, and the
+    moment up to which they are planned: 36 hours ahead, but never past the end of the
+    client's local tomorrow (the day after is planned when it comes into view).
+
+    Yesterday is computed too: an evening slot moved out of quiet hours fires the next
+    morning, and must not fall between two plannings."""
     phase, zone, morning, evening, reset, three_x, quiet_start, quiet_end, paused, kinds = key
     steps = [
         schedule.StepDue(key=n, name="", frequency=frequency, is_heat=is_heat)
         for n, (frequency, is_heat) in enumerate(sorted(kinds))
     ]
+    until = now + HORIZON
     try:
         prefs = schedule.Preferences(
             morning=morning,
@@ -171,15 +274,17 @@ def _group_slots(key: tuple, now: datetime, client_id: int) -> list[tuple[str, d
             quiet_end=quiet_end,
         )
         today = now.astimezone(ZoneInfo(zone)).date()
-        slots = schedule.slots_between(steps, prefs, zone, today, 2, Phase(phase))
+        until = min(until, schedule.local_to_utc(today + 2 * ONE_DAY, time(0, 0), zone))
+        slots = schedule.slots_between(steps, prefs, zone, today - ONE_DAY, 3, Phase(phase))
     except (ValueError, KeyError, TypeError) as error:  # data the schedule rejects
         log.warning("Client %s (and alike): cannot plan reminders: %s", client_id, error)
-        return []
-    return [
+        return [], now + HORIZON
+    planned = [
         (schedule.slot_key(slot), slot.day, slot.utc)
         for slot in slots
-        if now <= slot.utc <= now + HORIZON and not (paused and slot.day <= paused)
+        if now <= slot.utc <= until and not (paused and slot.day <= paused)
     ]
+    return planned, until
 
 
 def _insert(rows: list[Row]) -> None:
@@ -213,34 +318,34 @@ _INSERT_SQL = """
 """
 
 
-def _booking_client_chunks() -> Iterator[list[Client]]:
+def _booking_rows_for(client_ids: list[int], now: datetime) -> list[Row]:
+    """The booking nudges of these clients (those with a cadence, a session, booking
+    emails on and no plan on hold). Sessions first, by their client index: most clients
+    of a chunk have none, and are not loaded at all."""
+    last_sessions = dict(
+        MassageSession.objects.filter(client_id__in=client_ids)
+        .order_by()
+        .values_list("client_id")
+        .annotate(last=Max("date"))
+    )
+    if not last_sessions:
+        return []
     clients = (
-        Client.objects.filter(active=True, booking_emails=True)
+        Client.objects.filter(id__in=list(last_sessions), active=True, booking_emails=True)
         .exclude(massage_cadence=Client.Cadence.NONE)
         .exclude(Exists(_held_plans().filter(client=OuterRef("pk"))))
-        .annotate(last_session=Max("sessions__date"))
-        .filter(last_session__isnull=False)
-        .order_by("id")
+        .select_related("practice")
     )
-    yield from _chunks(clients)
+    rows = []
+    for client in clients:
+        client.last_session = last_sessions[client.id]
+        rows.extend(_booking_rows(client, now))
+    return rows
 
 
 def _held_plans():
     # A safety hold stops all reminders (TAPER.md), booking nudges included.
     return Plan.objects.filter(ended_at=None, phase=Phase.HOLD)
-
-
-def _chunks(queryset) -> Iterator[list]:
-    """Keyset pagination by id: constant memory, no OFFSET scans. Rows are model objects
-    or values_list tuples whose first value is the id."""
-    last_id = 0
-    while True:
-        chunk = list(queryset.filter(id__gt=last_id)[:PLAN_CHUNK])
-        if not chunk:
-            return
-        yield chunk
-        last = chunk[-1]
-        last_id = last[0] if isinstance(last, tuple) else last.id
 
 
 def routine_slots(plan: Plan, first_day: date, days: int) -> list[schedule.Slot]:
@@ -291,6 +396,7 @@ def reminders_forget_pending(*, client: Client, kinds: tuple[str, ...] = (Kind.R
     deleted, _ = Reminder.objects.filter(
         client=client, kind__in=kinds, status=Status.PENDING
     ).delete()
+    plan_needs_planning(client=client)
     return deleted
 
 

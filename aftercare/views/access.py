@@ -11,6 +11,8 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 
+from aftercare import selectors
+from aftercare.models import Plan
 from clients.models import Client, Therapist
 
 
@@ -36,7 +38,7 @@ def client_required(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
         user = request.user
-        client = getattr(user, "client", None) if user.is_authenticated else None
+        client = _client_with_plan(user) if user.is_authenticated else None
         if client is None or not client.active:
             return redirect("client-new-link")
         request.client = client
@@ -46,6 +48,25 @@ def client_required(view):
             return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def _client_with_plan(user) -> Client | None:
+    """The client, their practice and their active plan in one query (the plan's, which
+    most clients have); a client without a plan takes a second. The plan waits on the
+    client for selectors.client_active_plan, which adds only its steps."""
+    plan = (
+        Plan.objects.filter(client__user_id=user.pk, ended_at=None)
+        .select_related("client__practice")
+        .first()
+    )
+    if plan is None:
+        client = Client.objects.select_related("practice").filter(user_id=user.pk).first()
+    else:
+        client = plan.client
+        selectors.active_plan_loaded(client, plan)
+    if client is not None:
+        user.client = client  # request.user.client elsewhere costs nothing more
+    return client
 
 
 def practice_client(therapist: Therapist, public_id) -> Client:
