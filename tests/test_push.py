@@ -460,3 +460,35 @@ def test_a_push_service_down_for_hours_gives_way_to_the_email_at_the_last_try(
     assert (row.channel, row.attempts) == ("email", reminders.MAX_ATTEMPTS)
     assert row.channel_note.startswith("Notification failed: the push service said 503.")
     assert PushSubscription.objects.filter(client=client_person).exists()  # 503 isn't "gone"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://127.0.0.1/push/abc",
+        "https://169.254.169.254/latest/meta-data/iam",
+        "https://localhost/push/abc",
+        "https://[::1]/push/abc",
+        "https://10.0.0.5/push/abc",
+        "https://192.168.1.1/push/abc",
+        "https://2130706433/push/abc",
+        "https://push.example.net@127.0.0.1/push/abc",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "https://intranet/push/abc",
+        "https://push.example.net:6379/push/abc",
+    ],
+)
+def test_a_subscription_pointing_inside_our_network_is_refused(client_person, endpoint):
+    """Our server POSTs to the endpoint it is given: one naming an internal address (the
+    cloud's metadata service, a database port, this machine) would let a client make our
+    server call it every reminder. A browser's push service is a public https name."""
+    phone, token = csrf_phone(client_person)
+    response = phone.post(
+        reverse("client-push-subscribe"),
+        subscription_json(Browser.new(), endpoint),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 400
+    assert not PushSubscription.objects.exists()
+    assert Client.objects.get(id=client_person.id).reminder_channel == "email"

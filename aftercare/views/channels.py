@@ -4,8 +4,10 @@ and the STOP / START replies to texts (Twilio's webhook)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -77,6 +79,8 @@ def _valid_subscription(data: dict) -> tuple[str, str, str] | None:
     p256dh, auth = keys.get("p256dh"), keys.get("auth")
     if not (endpoint.startswith("https://") and 12 < len(endpoint) <= 1000):
         return None
+    if not _public_push_host(endpoint):
+        return None
     if not isinstance(p256dh, str) or not isinstance(auth, str):
         return None
     try:
@@ -87,6 +91,29 @@ def _valid_subscription(data: dict) -> tuple[str, str, str] | None:
     if len(point) != 65 or point[0] != 4 or len(secret) != 16:
         return None
     return endpoint, p256dh, auth
+
+
+def _public_push_host(endpoint: str) -> bool:
+    """A browser's push service is a public https name on the usual port. Our server
+    POSTs to the endpoint on every reminder, so an address inside our network (this
+    machine, the cloud's metadata service, a private range) or an odd port is refused.
+    (A public name that resolves to a private address is not caught here.)"""
+    try:
+        parts = urlsplit(endpoint)
+        host, port = (parts.hostname or "").rstrip("."), parts.port
+    except ValueError:
+        return False
+    if parts.username is not None or port not in (None, 443) or "." not in host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return False  # push services are named, never a bare address
+    if host.rsplit(".", 1)[-1].isdigit():
+        return False  # 127.1, 0x7f.1 and other spellings of an address
+    return not host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa"))
 
 
 @require_POST
