@@ -109,17 +109,21 @@ def send(subscription, payload: dict, *, ttl: int = 6 * 3600) -> None:
             timeout=settings.PUSH_TIMEOUT_SECONDS,
         )
     except WebPushException as error:
-        status = error.response.status_code if error.response is not None else None
+        if error.response is None:  # refused before sending: the stored keys are bad
+            raise PushError(
+                f"the subscription's keys are not usable: {error}", transient=False
+            ) from error
+        status = error.response.status_code
         if status in (404, 410):
             raise PushError(
                 f"{status}: the phone turned them off", transient=False, gone=True
             ) from error
-        if status is None or status == 429 or status >= 500:
-            raise PushError(f"the push service said {status or error}", transient=True) from error
+        if status == 429 or status >= 500:
+            raise PushError(f"the push service said {status}", transient=True) from error
         raise PushError(f"the push service refused it ({status})", transient=False) from error
     except (requests.RequestException, OSError) as error:
         raise PushError(f"could not reach the push service: {error}", transient=True) from error
-    except ValueError as error:  # keys that do not decode: the stored subscription is bad
+    except (ValueError, IndexError, TypeError) as error:  # keys that do not decode
         raise PushError(
             f"the subscription's keys are not usable: {error}", transient=False
         ) from error

@@ -492,3 +492,25 @@ def test_a_subscription_pointing_inside_our_network_is_refused(client_person, en
     assert response.status_code == 400
     assert not PushSubscription.objects.exists()
     assert Client.objects.get(id=client_person.id).reminder_channel == "email"
+
+
+@pytest.mark.parametrize(
+    ("p256dh", "auth"), [("", ""), ("garbage", "garbage"), ("é", "x"), ("AAAA", "AAAA")]
+)
+def test_a_stored_subscription_with_unusable_keys_gives_way_to_the_email_at_once(
+    flare, client_person, clock, push_service, p256dh, auth
+):
+    """A corrupt row (keys that never decode) will not work on any later try either: the
+    email goes now, not after hours of retries, and the reminder is never lost."""
+    _, subscription = subscribe(client_person, push_service)
+    PushSubscription.objects.filter(id=subscription.id).update(p256dh=p256dh, auth=auth)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    row.refresh_from_db()
+    assert (row.status, row.channel) == (Status.SENT, "email")
+    assert "Notification failed" in row.channel_note
+    assert [m.to for m in mail.outbox] == [[client_person.email]]
+    assert push_service.received == []
