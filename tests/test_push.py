@@ -514,3 +514,24 @@ def test_a_stored_subscription_with_unusable_keys_gives_way_to_the_email_at_once
     assert "Notification failed" in row.channel_note
     assert [m.to for m in mail.outbox] == [[client_person.email]]
     assert push_service.received == []
+
+
+@pytest.mark.parametrize(
+    "padding", [{"p256dh": "." * 200}, {"auth": "!" * 100}, {"p256dh": "\n" * 50}]
+)
+def test_keys_padded_with_characters_base64_ignores_are_refused_not_a_500(client_person, padding):
+    """base64 skips characters outside its alphabet, so a key padded with them decodes
+    to the right length while being too long to store: refused with a message."""
+    phone, token = csrf_phone(client_person)
+    browser = Browser.new()
+    keys = {"p256dh": browser.p256dh, "auth": browser.auth}
+    keys = {name: value + padding.get(name, "") for name, value in keys.items()}
+    response = phone.post(
+        reverse("client-push-subscribe"),
+        json.dumps({"endpoint": "https://push.example.net/send/abc", "keys": keys}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]
+    assert not PushSubscription.objects.exists()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -70,6 +71,9 @@ def _bad(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"ok": False, "error": message}, status=status)
 
 
+BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+
+
 def _valid_subscription(data: dict) -> tuple[str, str, str] | None:
     """(endpoint, p256dh, auth) when they look like a browser's PushSubscription.toJSON()."""
     endpoint = data.get("endpoint")
@@ -82,6 +86,10 @@ def _valid_subscription(data: dict) -> tuple[str, str, str] | None:
     if not _public_push_host(endpoint):
         return None
     if not isinstance(p256dh, str) or not isinstance(auth, str):
+        return None
+    # Only base64url's own characters: base64 skips any other, so a key padded with them
+    # would decode to the right length and still be too long to store.
+    if not (BASE64URL.fullmatch(p256dh) and BASE64URL.fullmatch(auth)):
         return None
     try:
         point, secret = push.b64url_decode(p256dh), push.b64url_decode(auth)
