@@ -535,3 +535,24 @@ def test_keys_padded_with_characters_base64_ignores_are_refused_not_a_500(client
     assert response.status_code == 400
     assert response.json()["error"]
     assert not PushSubscription.objects.exists()
+
+
+def test_a_client_keeps_notifications_on_a_few_phones_not_thousands(client_person):
+    """Every reminder is one request per phone, one after another in the batch: a client
+    (or a script with their link) adding endless 'phones' would hold up every other
+    client's reminders. The newest few are kept; the oldest go."""
+    from aftercare.views.channels import MAX_PHONES
+
+    phone, token = csrf_phone(client_person)
+    for n in range(MAX_PHONES + 3):
+        response = phone.post(
+            reverse("client-push-subscribe"),
+            subscription_json(Browser.new(), f"https://push.example.net/send/{n}"),
+            content_type="application/json",
+            HTTP_X_CSRFTOKEN=token,
+        )
+        assert response.status_code == 200
+    kept = PushSubscription.objects.filter(client=client_person)
+    assert sorted(kept.values_list("endpoint", flat=True)) == sorted(
+        f"https://push.example.net/send/{n}" for n in range(3, MAX_PHONES + 3)
+    )

@@ -124,6 +124,9 @@ def _public_push_host(endpoint: str) -> bool:
     return not host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa"))
 
 
+MAX_PHONES = 5
+
+
 @require_POST
 @client_required
 def push_subscribe(request: HttpRequest) -> JsonResponse:
@@ -147,6 +150,10 @@ def push_subscribe(request: HttpRequest) -> JsonResponse:
                 "user_agent": request.headers.get("User-Agent", "")[:200],
             },
         )
+        # A reminder is one request per phone, in the batch every client shares: the
+        # newest few phones are kept, the oldest go.
+        older = client.push_subscriptions.order_by("-id").values_list("id", flat=True)
+        PushSubscription.objects.filter(id__in=list(older[MAX_PHONES:])).delete()
         if client.reminder_channel != Channel.PUSH:
             client.reminder_channel = Channel.PUSH
             client.save(update_fields=["reminder_channel", "updated_at"])
