@@ -92,6 +92,7 @@ def send(subscription, payload: dict, *, ttl: int = 6 * 3600) -> None:
     """Push one JSON payload to one subscription (a PushSubscription or alike). Raises
     PushError: `gone` for 404/410, `transient` for 429, 5xx and network trouble."""
     import requests
+    from py_vapid import VapidException
     from pywebpush import WebPushException, webpush
 
     vapid = keys()
@@ -121,6 +122,11 @@ def send(subscription, payload: dict, *, ttl: int = 6 * 3600) -> None:
         if status == 429 or status >= 500:
             raise PushError(f"the push service said {status}", transient=True) from error
         raise PushError(f"the push service refused it ({status})", transient=False) from error
+    except (VapidException, requests.exceptions.InvalidURL) as error:
+        # An address no push service has (a corrupt row): no later try can work.
+        raise PushError(
+            f"the subscription's address is not usable: {error}", transient=False
+        ) from error
     except (requests.RequestException, OSError) as error:
         raise PushError(f"could not reach the push service: {error}", transient=True) from error
     except (ValueError, IndexError, TypeError) as error:  # keys that do not decode

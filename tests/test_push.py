@@ -556,3 +556,20 @@ def test_a_client_keeps_notifications_on_a_few_phones_not_thousands(client_perso
     assert sorted(kept.values_list("endpoint", flat=True)) == sorted(
         f"https://push.example.net/send/{n}" for n in range(3, MAX_PHONES + 3)
     )
+
+
+@pytest.mark.parametrize("endpoint", ["garbage", "ftp://push.example.net/x", "https://exa mple/x"])
+def test_a_stored_subscription_with_an_unusable_address_gives_way_to_the_email_at_once(
+    flare, client_person, clock, push_service, endpoint
+):
+    _, subscription = subscribe(client_person, push_service)
+    PushSubscription.objects.filter(id=subscription.id).update(endpoint=endpoint)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    row.refresh_from_db()
+    assert (row.status, row.channel) == (Status.SENT, "email")
+    assert "Notification failed" in row.channel_note
+    assert [m.to for m in mail.outbox] == [[client_person.email]]
