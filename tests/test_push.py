@@ -472,6 +472,8 @@ def test_a_push_service_down_for_hours_gives_way_to_the_email_at_the_last_try(
         "https://10.0.0.5/push/abc",
         "https://192.168.1.1/push/abc",
         "https://2130706433/push/abc",
+        "https://0x7f.0x0.0x0.0x1/push/abc",
+        "https://0x7f.1/push/abc",
         "https://push.example.net@127.0.0.1/push/abc",
         "https://metadata.google.internal/computeMetadata/v1/",
         "https://intranet/push/abc",

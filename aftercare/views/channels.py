@@ -119,8 +119,9 @@ def _public_push_host(endpoint: str) -> bool:
         pass
     else:
         return False  # push services are named, never a bare address
-    if host.rsplit(".", 1)[-1].isdigit():
-        return False  # 127.1, 0x7f.1 and other spellings of an address
+    top = host.rsplit(".", 1)[-1]
+    if not (top.isalpha() or top.startswith("xn--")):
+        return False  # 127.1, 0x7f.0x0.0x0.0x1: other spellings of an address
     return not host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa"))
 
 
