@@ -575,3 +575,28 @@ def test_a_stored_subscription_with_an_unusable_address_gives_way_to_the_email_a
     assert (row.status, row.channel) == (Status.SENT, "email")
     assert "Notification failed" in row.channel_note
     assert [m.to for m in mail.outbox] == [[client_person.email]]
+
+
+def test_a_public_name_that_points_inside_our_network_is_refused(client_person, monkeypatch):
+    """127.0.0.1.nip.io and alike: a name anyone can register that resolves to an internal
+    address. Checked when the phone subscribes (a name that changes its answer later is
+    not caught here: docs/channels.md)."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        if host == "sneaky.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 443))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    phone, token = csrf_phone(client_person)
+    response = phone.post(
+        reverse("client-push-subscribe"),
+        subscription_json(Browser.new(), "https://sneaky.example.com/push/abc"),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 400
+    assert not PushSubscription.objects.exists()

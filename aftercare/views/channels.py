@@ -8,6 +8,7 @@ import ipaddress
 import json
 import logging
 import re
+import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -122,7 +123,23 @@ def _public_push_host(endpoint: str) -> bool:
     top = host.rsplit(".", 1)[-1]
     if not (top.isalpha() or top.startswith("xn--")):
         return False  # 127.1, 0x7f.0x0.0x0.0x1: other spellings of an address
-    return not host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa"))
+    if host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
+        return False
+    return not _resolves_inside(host)
+
+
+def _resolves_inside(host: str) -> bool:
+    """Whether the name points at a private, loopback or link-local address now. A name
+    that does not resolve here passes: the push service's own trouble, met at send time."""
+    try:
+        found = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    for *_, address in found:
+        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+        if not ip.is_global:
+            return True
+    return False
 
 
 MAX_PHONES = 5
