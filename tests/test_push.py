@@ -600,3 +600,18 @@ def test_a_public_name_that_points_inside_our_network_is_refused(client_person, 
     )
     assert response.status_code == 400
     assert not PushSubscription.objects.exists()
+
+
+@pytest.mark.parametrize("stored", ["", "{not json", '{"public_key": "x"}'])
+def test_a_damaged_key_file_leaves_settings_working_for_every_client(
+    client_person, settings, tmp_path, stored
+):
+    """A vapid.json cut short (a full disk, or read by a second process in the moment the
+    first has made it and not yet written it) must not take Settings down: the page opens
+    and only the notification button is missing."""
+    (tmp_path / "vapid.json").write_text(stored)
+    phone, _ = csrf_phone(client_person)
+    page = phone.get(reverse("client-settings"))
+    assert page.status_code == 200
+    assert "How should we remind you?" in page.content.decode()
+    assert "data-push " not in page.content.decode()
