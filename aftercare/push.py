@@ -95,7 +95,11 @@ def send(subscription, payload: dict, *, ttl: int = 6 * 3600) -> None:
     from py_vapid import VapidException
     from pywebpush import WebPushException, webpush
 
-    vapid = keys()
+    try:
+        vapid = keys()
+    except (ValueError, KeyError, OSError) as error:  # a damaged VAR_DIR/vapid.json
+        log.exception("The VAPID key pair can't be read")
+        raise PushError(f"our notification keys can't be read: {error}", transient=False) from error
     try:
         webpush(
             subscription_info={

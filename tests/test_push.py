@@ -615,3 +615,19 @@ def test_a_damaged_key_file_leaves_settings_working_for_every_client(
     assert page.status_code == 200
     assert "How should we remind you?" in page.content.decode()
     assert "data-push " not in page.content.decode()
+
+
+@pytest.mark.parametrize("stored", ["{not json", '{"public_key": "x"}'])
+def test_a_damaged_key_file_sends_the_reminder_by_email_not_lost(
+    flare, client_person, clock, push_service, tmp_path, stored
+):
+    subscribe(client_person, push_service)
+    (tmp_path / "vapid.json").write_text(stored)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    row.refresh_from_db()
+    assert (row.status, row.channel) == (Status.SENT, "email")
+    assert [m.to for m in mail.outbox] == [[client_person.email]]
