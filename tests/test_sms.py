@@ -341,6 +341,17 @@ def test_stop_reaches_only_the_practice_the_text_came_from(client, client_person
     assert Client.objects.get(id=elsewhere.id).sms_stopped_at is None
 
 
+def test_stop_to_another_practice_never_ends_texts_from_this_one(client, client_person):
+    """The number is a client of this practice only; a STOP sent to another practice's
+    number (an old course there, a mistyped reply) is about that practice's texts."""
+    texting(client_person)
+    factories.PracticeFactory(sms_enabled=True, sms_sender="+447400999999")
+
+    webhook(client, "STOP", to="+447400999999")
+
+    assert Client.objects.get(id=client_person.id).sms_stopped_at is None
+
+
 def test_other_replies_change_nothing(client, client_person):
     texting(client_person)
     response = webhook(client, "Thanks, will do! stop by later")

@@ -25,7 +25,7 @@ from aftercare.channel_forms import ReminderChannelForm, save_reminder_channel
 from aftercare.models import PushSubscription
 from aftercare.views.access import client_required
 from clients import throttle
-from clients.models import Channel, Client
+from clients.models import Channel, Client, Practice
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +298,10 @@ def sms_replied(*, number: str, to: str, word: str) -> int:
 
     clients = list(Client.objects.select_related("practice").filter(sms_number=number))
     from_practice = [client for client in clients if sms_sender(client) == to]
-    chosen = from_practice or clients
+    # A reply to a number we know (a practice's, or the shared SMS_FROM) is about that
+    # sender's texts only, even when none of its clients has this number.
+    known = to == settings.SMS_FROM or Practice.objects.filter(sms_sender=to).exists()
+    chosen = from_practice if (from_practice or known) else clients
     ids = [client.id for client in chosen]
     if word == "STOP":
         changed = Client.objects.filter(id__in=ids, sms_stopped_at=None).update(
