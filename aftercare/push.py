@@ -92,9 +92,14 @@ def send(subscription, payload: dict, *, ttl: int = 6 * 3600) -> None:
     """Push one JSON payload to one subscription (a PushSubscription or alike). Raises
     PushError: `gone` for 404/410, `transient` for 429, 5xx and network trouble."""
     import requests
+    from py_vapid import VapidException
     from pywebpush import WebPushException, webpush
 
-    vapid = keys()
+    try:
+        vapid = keys()
+    except (ValueError, KeyError, OSError) as error:  # a damaged VAR_DIR/vapid.json
+        log.exception("The VAPID key pair can't be read")
+        raise PushError(f"our notification keys can't be read: {error}", transient=False) from error
     try:
         webpush(
             subscription_info={
@@ -109,17 +114,26 @@ def send(subscription, payload: dict, *, ttl: int = 6 * 3600) -> None:
             timeout=settings.PUSH_TIMEOUT_SECONDS,
         )
     except WebPushException as error:
-        status = error.response.status_code if error.response is not None else None
+        if error.response is None:  # refused before sending: the stored keys are bad
+            raise PushError(
+                f"the subscription's keys are not usable: {error}", transient=False
+            ) from error
+        status = error.response.status_code
         if status in (404, 410):
             raise PushError(
                 f"{status}: the phone turned them off", transient=False, gone=True
             ) from error
-        if status is None or status == 429 or status >= 500:
-            raise PushError(f"the push service said {status or error}", transient=True) from error
+        if status == 429 or status >= 500:
+            raise PushError(f"the push service said {status}", transient=True) from error
         raise PushError(f"the push service refused it ({status})", transient=False) from error
+    except (VapidException, requests.exceptions.InvalidURL) as error:
+        # An address no push service has (a corrupt row): no later try can work.
+        raise PushError(
+            f"the subscription's address is not usable: {error}", transient=False
+        ) from error
     except (requests.RequestException, OSError) as error:
         raise PushError(f"could not reach the push service: {error}", transient=True) from error
-    except ValueError as error:  # keys that do not decode: the stored subscription is bad
+    except (ValueError, IndexError, TypeError) as error:  # keys that do not decode
         raise PushError(
             f"the subscription's keys are not usable: {error}", transient=False
         ) from error

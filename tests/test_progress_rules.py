@@ -361,3 +361,35 @@ def test_under_four_check_in_days_the_chart_is_a_list(logged):
     chart = pain_chart(series)
     assert len(chart.dots) == len(logged)
     assert chart.few is (len(logged) < 4)
+
+
+def test_a_rise_since_the_last_check_in_is_never_called_a_real_change():
+    # Started at 8, down to 2 three days ago, 6 today: no week before to compare with,
+    # and "down 2 since you started: a real change" would cheer a 4-point flare.
+    trend = pain_trend(logs((6, 8), (3, 2), (0, 6)), TODAY)
+    assert trend.direction == "up"
+    assert "real change" not in trend.sentence
+    assert trend.sentence == (
+        "Up 4 points since your check-in on 22 Nov: go gently, and tell your therapist "
+        "if it keeps going."
+    )
+
+
+def test_a_fall_this_week_is_not_said_over_a_rise_since_the_last_check_in():
+    # Last week about 8; 2 three days ago; 5 today: still "down this week", but rising.
+    trend = pain_trend(logs((10, 8), (3, 2), (0, 5)), TODAY)
+    assert trend.direction == "up"
+    assert "Up 3 points since your check-in on 22 Nov" in trend.sentence
+
+
+@given(
+    history=st.dictionaries(st.integers(min_value=0, max_value=60), pain, min_size=2, max_size=40)
+)
+@settings(max_examples=300, deadline=None)
+def test_a_fall_is_never_said_while_the_newest_check_in_rose(history):
+    daily = logs(*history.items())
+    (previous_day, previous), newest = daily[-2], daily[-1][1]
+    trend = pain_trend(daily, TODAY)
+    recent = previous_day >= TODAY - timedelta(days=6)  # so the newest is recent too
+    if recent and newest - previous >= 2:
+        assert trend.direction == "up"

@@ -460,3 +460,174 @@ def test_a_push_service_down_for_hours_gives_way_to_the_email_at_the_last_try(
     assert (row.channel, row.attempts) == ("email", reminders.MAX_ATTEMPTS)
     assert row.channel_note.startswith("Notification failed: the push service said 503.")
     assert PushSubscription.objects.filter(client=client_person).exists()  # 503 isn't "gone"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://127.0.0.1/push/abc",
+        "https://169.254.169.254/latest/meta-data/iam",
+        "https://localhost/push/abc",
+        "https://[::1]/push/abc",
+        "https://10.0.0.5/push/abc",
+        "https://192.168.1.1/push/abc",
+        "https://2130706433/push/abc",
+        "https://0x7f.0x0.0x0.0x1/push/abc",
+        "https://0x7f.1/push/abc",
+        "https://push.example.net@127.0.0.1/push/abc",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "https://intranet/push/abc",
+        "https://push.example.net:6379/push/abc",
+    ],
+)
+def test_a_subscription_pointing_inside_our_network_is_refused(client_person, endpoint):
+    """Our server POSTs to the endpoint it is given: one naming an internal address (the
+    cloud's metadata service, a database port, this machine) would let a client make our
+    server call it every reminder. A browser's push service is a public https name."""
+    phone, token = csrf_phone(client_person)
+    response = phone.post(
+        reverse("client-push-subscribe"),
+        subscription_json(Browser.new(), endpoint),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 400
+    assert not PushSubscription.objects.exists()
+    assert Client.objects.get(id=client_person.id).reminder_channel == "email"
+
+
+@pytest.mark.parametrize(
+    ("p256dh", "auth"), [("", ""), ("garbage", "garbage"), ("é", "x"), ("AAAA", "AAAA")]
+)
+def test_a_stored_subscription_with_unusable_keys_gives_way_to_the_email_at_once(
+    flare, client_person, clock, push_service, p256dh, auth
+):
+    """A corrupt row (keys that never decode) will not work on any later try either: the
+    email goes now, not after hours of retries, and the reminder is never lost."""
+    _, subscription = subscribe(client_person, push_service)
+    PushSubscription.objects.filter(id=subscription.id).update(p256dh=p256dh, auth=auth)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    row.refresh_from_db()
+    assert (row.status, row.channel) == (Status.SENT, "email")
+    assert "Notification failed" in row.channel_note
+    assert [m.to for m in mail.outbox] == [[client_person.email]]
+    assert push_service.received == []
+
+
+@pytest.mark.parametrize(
+    "padding", [{"p256dh": "." * 200}, {"auth": "!" * 100}, {"p256dh": "\n" * 50}]
+)
+def test_keys_padded_with_characters_base64_ignores_are_refused_not_a_500(client_person, padding):
+    """base64 skips characters outside its alphabet, so a key padded with them decodes
+    to the right length while being too long to store: refused with a message."""
+    phone, token = csrf_phone(client_person)
+    browser = Browser.new()
+    keys = {"p256dh": browser.p256dh, "auth": browser.auth}
+    keys = {name: value + padding.get(name, "") for name, value in keys.items()}
+    response = phone.post(
+        reverse("client-push-subscribe"),
+        json.dumps({"endpoint": "https://push.example.net/send/abc", "keys": keys}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]
+    assert not PushSubscription.objects.exists()
+
+
+def test_a_client_keeps_notifications_on_a_few_phones_not_thousands(client_person):
+    """Every reminder is one request per phone, one after another in the batch: a client
+    (or a script with their link) adding endless 'phones' would hold up every other
+    client's reminders. The newest few are kept; the oldest go."""
+    from aftercare.views.channels import MAX_PHONES
+
+    phone, token = csrf_phone(client_person)
+    for n in range(MAX_PHONES + 3):
+        response = phone.post(
+            reverse("client-push-subscribe"),
+            subscription_json(Browser.new(), f"https://push.example.net/send/{n}"),
+            content_type="application/json",
+            HTTP_X_CSRFTOKEN=token,
+        )
+        assert response.status_code == 200
+    kept = PushSubscription.objects.filter(client=client_person)
+    assert sorted(kept.values_list("endpoint", flat=True)) == sorted(
+        f"https://push.example.net/send/{n}" for n in range(3, MAX_PHONES + 3)
+    )
+
+
+@pytest.mark.parametrize("endpoint", ["garbage", "ftp://push.example.net/x", "https://exa mple/x"])
+def test_a_stored_subscription_with_an_unusable_address_gives_way_to_the_email_at_once(
+    flare, client_person, clock, push_service, endpoint
+):
+    _, subscription = subscribe(client_person, push_service)
+    PushSubscription.objects.filter(id=subscription.id).update(endpoint=endpoint)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    row.refresh_from_db()
+    assert (row.status, row.channel) == (Status.SENT, "email")
+    assert "Notification failed" in row.channel_note
+    assert [m.to for m in mail.outbox] == [[client_person.email]]
+
+
+def test_a_public_name_that_points_inside_our_network_is_refused(client_person, monkeypatch):
+    """127.0.0.1.nip.io and alike: a name anyone can register that resolves to an internal
+    address. Checked when the phone subscribes (a name that changes its answer later is
+    not caught here: docs/channels.md)."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        if host == "sneaky.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 443))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    phone, token = csrf_phone(client_person)
+    response = phone.post(
+        reverse("client-push-subscribe"),
+        subscription_json(Browser.new(), "https://sneaky.example.com/push/abc"),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 400
+    assert not PushSubscription.objects.exists()
+
+
+@pytest.mark.parametrize("stored", ["", "{not json", '{"public_key": "x"}'])
+def test_a_damaged_key_file_leaves_settings_working_for_every_client(
+    client_person, settings, tmp_path, stored
+):
+    """A vapid.json cut short (a full disk, or read by a second process in the moment the
+    first has made it and not yet written it) must not take Settings down: the page opens
+    and only the notification button is missing."""
+    (tmp_path / "vapid.json").write_text(stored)
+    phone, _ = csrf_phone(client_person)
+    page = phone.get(reverse("client-settings"))
+    assert page.status_code == 200
+    assert "How should we remind you?" in page.content.decode()
+    assert "data-push " not in page.content.decode()
+
+
+@pytest.mark.parametrize("stored", ["{not json", '{"public_key": "x"}'])
+def test_a_damaged_key_file_sends_the_reminder_by_email_not_lost(
+    flare, client_person, clock, push_service, tmp_path, stored
+):
+    subscribe(client_person, push_service)
+    (tmp_path / "vapid.json").write_text(stored)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    row.refresh_from_db()
+    assert (row.status, row.channel) == (Status.SENT, "email")
+    assert [m.to for m in mail.outbox] == [[client_person.email]]

@@ -213,6 +213,8 @@ NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
         ("2026-12-04T09:00:00Z", NOW),
         ("2026-12-02T09:00:00Z", datetime(2026, 12, 2, 9, 0, tzinfo=UTC)),  # 48 h exactly
         ("2026-12-02T08:59:59Z", NOW),  # older than 48 h
+        ("9999-12-31T23:59:59-12:00", NOW),  # past the last day Python can hold in UTC
+        ("0001-01-01T00:00:00+12:00", NOW),  # before the first
     ],
 )
 def test_the_queued_time_is_believed_only_within_bounds(raw, expected):
@@ -289,6 +291,20 @@ def test_a_late_check_in_never_goes_before_what_the_plan_already_knows(phone, fl
     phone.post(reverse("client-checkin"), queued, headers={"X-Queued-At": "2026-11-25T10:00:00Z"})
     log = SymptomLog.objects.get(submission_key=queued["submission_key"])
     assert log.at == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # after the newer check-in
+
+
+@pytest.mark.parametrize("raw", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+12:00"])
+def test_a_queued_time_at_the_end_of_the_calendar_is_now_not_a_500(phone, flare, clock, raw):
+    step = step_named(flare, "Passive SI reset")
+    headers = {"X-Queued-At": raw}
+    ticked = phone.post(
+        reverse("client-step-done"), tick(step, datetime(2026, 11, 25).date()), headers=headers
+    )
+    assert ticked.status_code == 302
+    assert Completion.objects.get(step=step).done_at == clock_now()
+    data = factories.checkin_answers(worst=4)
+    assert phone.post(reverse("client-checkin"), data, headers=headers).status_code == 302
+    assert SymptomLog.objects.get(submission_key=data["submission_key"]).at == clock_now()
 
 
 def test_a_check_in_without_a_queued_time_is_made_now(phone, flare, clock):

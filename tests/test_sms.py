@@ -341,6 +341,17 @@ def test_stop_reaches_only_the_practice_the_text_came_from(client, client_person
     assert Client.objects.get(id=elsewhere.id).sms_stopped_at is None
 
 
+def test_stop_to_another_practice_never_ends_texts_from_this_one(client, client_person):
+    """The number is a client of this practice only; a STOP sent to another practice's
+    number (an old course there, a mistyped reply) is about that practice's texts."""
+    texting(client_person)
+    factories.PracticeFactory(sms_enabled=True, sms_sender="+447400999999")
+
+    webhook(client, "STOP", to="+447400999999")
+
+    assert Client.objects.get(id=client_person.id).sms_stopped_at is None
+
+
 def test_other_replies_change_nothing(client, client_person):
     texting(client_person)
     response = webhook(client, "Thanks, will do! stop by later")
@@ -350,3 +361,28 @@ def test_other_replies_change_nothing(client, client_person):
 
 def test_the_webhook_takes_only_post(client):
     assert client.get(reverse("sms-webhook")).status_code == 405
+
+
+def test_a_name_with_curly_quotes_or_emoji_still_makes_one_plain_text(
+    flare, client_person, clock, settings
+):
+    """One character outside the plain set (’ from a phone keyboard, an emoji) turns a
+    text into 70-character pieces: three texts billed for one. The text stays plain."""
+    client = texting(client_person)
+    practice = client.practice
+    practice.name = "Anna’s Massage Room 💆 Café"
+    practice.save()
+    plan = client_person.plans.get()
+    plan.steps.filter(order=plan.steps.order_by("order").first().order).update(
+        name="Knee–to–chest “gentle” 🙂"
+    )
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(25, 8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    [text] = texts(settings)
+    body = text.partition("\n\n")[2].strip()
+    assert body.isascii(), body
+    assert len(body) <= 160
+    assert body.startswith("Anna's Massage Room Cafe: Time for your morning routine.")

@@ -10,6 +10,7 @@ The texts and the notification carry the same slot as the email and the same log
 from __future__ import annotations
 
 import logging
+import unicodedata
 from datetime import datetime
 
 from django.conf import settings
@@ -92,11 +93,22 @@ def push_payload(reminder: Reminder, *, now: datetime, slot=None) -> dict:
 
 SMS_LIMIT = 160  # one GSM-7 segment
 
+# Phone keyboards type these; one of them (or an emoji) makes a text UCS-2, billed per
+# 70 characters: three texts for one.
+_TYPOGRAPHY = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+
+
+def _plain(text: str) -> str:
+    """The text in plain ASCII (é becomes e, an emoji goes), spaces tidied."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_TYPOGRAPHY))
+    return " ".join(decomposed.encode("ascii", "ignore").decode().split())
+
 
 def sms_body(reminder: Reminder, *, now: datetime, slot=None) -> str:
     """Short, plain (GSM-7 characters only), with the link and how to stop."""
     sentence, steps, checkin_first = _wording(reminder, now, slot)
-    who = reminder.client.practice.name[:30]
+    steps = _plain(steps)
+    who = _plain(reminder.client.practice.name)[:30].strip()
     link = _link(reminder, checkin_first)
     tail = f" {link} Reply STOP to end texts."
     full = f"{who}: {sentence} {steps}{tail}" if steps else f"{who}: {sentence}{tail}"

@@ -324,6 +324,19 @@ def pain_trend(daily: Sequence[tuple[date, int]], today: date) -> Trend | None:
             f"Up {round(change_week)} points this week: go gently, and tell your therapist "
             "if it keeps going.",
         )
+    previous_day, previous = daily[-2]
+    if (
+        len(daily) > 2  # with two, the previous one is the start: said below
+        and previous_day >= today - timedelta(days=6)
+        and newest - previous >= MEANINGFUL
+    ):
+        # A flare since the last check-in is the freshest news: never drowned by a fall
+        # against the start or last week's mean.
+        return Trend(
+            "up",
+            f"Up {newest - previous} points since your check-in on {previous_day.day} "
+            f"{previous_day:%b}: go gently, and tell your therapist if it keeps going.",
+        )
     if change_start <= -MEANINGFUL:
         return Trend(
             "down",

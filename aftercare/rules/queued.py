@@ -24,7 +24,10 @@ def accepted_time(raw: str | None, now: datetime, max_age: timedelta = MAX_AGE) 
         return now
     if when.tzinfo is None or when.utcoffset() is None:
         return now
-    when = when.astimezone(UTC)
+    try:
+        when = when.astimezone(UTC)
+    except OverflowError:  # the first or last day of the calendar, in a far zone
+        return now
     if when > now or now - when > max_age:
         return now
     return when

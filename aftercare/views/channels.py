@@ -4,8 +4,12 @@ and the STOP / START replies to texts (Twilio's webhook)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import re
+import socket
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,7 +25,7 @@ from aftercare.channel_forms import ReminderChannelForm, save_reminder_channel
 from aftercare.models import PushSubscription
 from aftercare.views.access import client_required
 from clients import throttle
-from clients.models import Channel, Client
+from clients.models import Channel, Client, Practice
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,9 @@ def _bad(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"ok": False, "error": message}, status=status)
 
 
+BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+
+
 def _valid_subscription(data: dict) -> tuple[str, str, str] | None:
     """(endpoint, p256dh, auth) when they look like a browser's PushSubscription.toJSON()."""
     endpoint = data.get("endpoint")
@@ -77,7 +84,13 @@ def _valid_subscription(data: dict) -> tuple[str, str, str] | None:
     p256dh, auth = keys.get("p256dh"), keys.get("auth")
     if not (endpoint.startswith("https://") and 12 < len(endpoint) <= 1000):
         return None
+    if not _public_push_host(endpoint):
+        return None
     if not isinstance(p256dh, str) or not isinstance(auth, str):
+        return None
+    # Only base64url's own characters: base64 skips any other, so a key padded with them
+    # would decode to the right length and still be too long to store.
+    if not (BASE64URL.fullmatch(p256dh) and BASE64URL.fullmatch(auth)):
         return None
     try:
         point, secret = push.b64url_decode(p256dh), push.b64url_decode(auth)
@@ -87,6 +100,49 @@ def _valid_subscription(data: dict) -> tuple[str, str, str] | None:
     if len(point) != 65 or point[0] != 4 or len(secret) != 16:
         return None
     return endpoint, p256dh, auth
+
+
+def _public_push_host(endpoint: str) -> bool:
+    """A browser's push service is a public https name on the usual port. Our server
+    POSTs to the endpoint on every reminder, so an address inside our network (this
+    machine, the cloud's metadata service, a private range) or an odd port is refused.
+    (A public name that resolves to a private address is not caught here.)"""
+    try:
+        parts = urlsplit(endpoint)
+        host, port = (parts.hostname or "").rstrip("."), parts.port
+    except ValueError:
+        return False
+    if parts.username is not None or port not in (None, 443) or "." not in host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return False  # push services are named, never a bare address
+    top = host.rsplit(".", 1)[-1]
+    if not (top.isalpha() or top.startswith("xn--")):
+        return False  # 127.1, 0x7f.0x0.0x0.0x1: other spellings of an address
+    if host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
+        return False
+    return not _resolves_inside(host)
+
+
+def _resolves_inside(host: str) -> bool:
+    """Whether the name points at a private, loopback or link-local address now. A name
+    that does not resolve here passes: the push service's own trouble, met at send time."""
+    try:
+        found = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    for *_, address in found:
+        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+        if not ip.is_global:
+            return True
+    return False
+
+
+MAX_PHONES = 5
 
 
 @require_POST
@@ -112,6 +168,10 @@ def push_subscribe(request: HttpRequest) -> JsonResponse:
                 "user_agent": request.headers.get("User-Agent", "")[:200],
             },
         )
+        # A reminder is one request per phone, in the batch every client shares: the
+        # newest few phones are kept, the oldest go.
+        older = client.push_subscriptions.order_by("-id").values_list("id", flat=True)
+        PushSubscription.objects.filter(id__in=list(older[MAX_PHONES:])).delete()
         if client.reminder_channel != Channel.PUSH:
             client.reminder_channel = Channel.PUSH
             client.save(update_fields=["reminder_channel", "updated_at"])
@@ -238,7 +298,10 @@ def sms_replied(*, number: str, to: str, word: str) -> int:
 
     clients = list(Client.objects.select_related("practice").filter(sms_number=number))
     from_practice = [client for client in clients if sms_sender(client) == to]
-    chosen = from_practice or clients
+    # A reply to a number we know (a practice's, or the shared SMS_FROM) is about that
+    # sender's texts only, even when none of its clients has this number.
+    known = to == settings.SMS_FROM or Practice.objects.filter(sms_sender=to).exists()
+    chosen = from_practice if (from_practice or known) else clients
     ids = [client.id for client in chosen]
     if word == "STOP":
         changed = Client.objects.filter(id__in=ids, sms_stopped_at=None).update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -32,6 +33,8 @@ from aftercare.rules.schedule import SlotName
 from aftercare.views.access import client_ip, client_required
 from clients import throttle
 from clients.models import Client
+
+log = logging.getLogger(__name__)
 
 
 class ClientLoginView(LoginView):
@@ -606,9 +609,14 @@ def _channel_context(client: Client, channel_form) -> dict[str, object]:
     from aftercare.channel_forms import ReminderChannelForm
     from aftercare.outbox.channels import sms_sender
 
+    try:
+        vapid_public_key = push.keys().public
+    except (ValueError, KeyError, OSError):  # a damaged VAR_DIR/vapid.json
+        log.exception("The VAPID key pair can't be read: no notification button")
+        vapid_public_key = ""
     return {
         "channel_form": channel_form or ReminderChannelForm(client=client),
-        "vapid_public_key": push.keys().public,
+        "vapid_public_key": vapid_public_key,
         "push_devices": client.push_subscriptions.count(),
         "sms_enabled": client.practice.sms_enabled,
         "sms_sender": sms_sender(client),
