@@ -82,6 +82,8 @@ async function remember(url, response) {
     await forget({ keepQueue: true });
     return;
   }
+  const previous = await currentKey();
+  if (previous && previous !== key) await dropNotifications();
   await forget({ except: key });
   const cache = await caches.open(CLIENT_PREFIX + key);
   if (response.headers.get("X-Offline-Store") !== "1" || response.status !== 200) return;
@@ -294,6 +296,16 @@ async function forget({ except = null, keepQueue = false } = {}) {
   for (const entry of entries) {
     if (entry.client !== except) await dequeue(entry.id);
   }
+}
+
+// Another client logged in on this phone: the previous client's notifications (each with
+// their own login link) must stop coming here. Unsubscribing makes the push service answer
+// 410 to our next send, which deletes that subscription and sends the email instead.
+async function dropNotifications() {
+  try {
+    const subscription = await self.registration.pushManager.getSubscription();
+    if (subscription) await subscription.unsubscribe();
+  } catch (error) { /* no push on this browser */ }
 }
 
 async function logout(request) {
