@@ -148,16 +148,7 @@ def test_a_tick_made_with_no_signal_is_recorded_once_back_online(require_service
 
         context.set_offline(False)
         page.goto(f"{base}/c/")  # the next open sends what waits (or Background Sync)
-        wait_until(
-            page,
-            """() => new Promise((resolve) => {
-                const open = indexedDB.open("aftercare-offline", 1);
-                open.onsuccess = () => {
-                    const all = open.result.transaction("queue").objectStore("queue").getAll();
-                    all.onsuccess = () => resolve(all.result.length === 0);
-                };
-            })""",
-        )
+        wait_until(page, QUEUE_EMPTY)
         # Opened again and again: the tick is there once.
         page.goto(f"{base}/c/")
         page.reload()
