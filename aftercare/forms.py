@@ -19,7 +19,7 @@ from aftercare.models import FREQUENCY_CHOICES, Exercise, PlanStep, Protocol, Sy
 from aftercare.rules import safety, schedule
 from aftercare.rules.phases import Phase
 from clients import throttle
-from clients.models import WEEKDAYS, Client, Therapist, _zone_names, validate_zone
+from clients.models import WEEKDAYS, Channel, Client, Therapist, _zone_names, validate_zone
 
 STARTING_PHASES = [(p.value, p.label) for p in Phase if p != Phase.HOLD]
 
@@ -184,10 +184,20 @@ class ClientForm(forms.ModelForm):
             "time_zone",
             "massage_cadence",
             "primary_therapist",
+            "suggested_channel",
             "notes",
         ]
-        labels = {"massage_cadence": "Massage every", "notes": "Private notes"}
-        help_texts = {"notes": "Only therapists of your practice see these."}
+        labels = {
+            "massage_cadence": "Massage every",
+            "suggested_channel": "Suggest reminders by",
+            "notes": "Private notes",
+        }
+        help_texts = {
+            "suggested_channel": "The client decides: they see your suggestion in their "
+            "settings, and their own choice stays until they change it. Texts only when your "
+            "practice sends them.",
+            "notes": "Only therapists of your practice see these.",
+        }
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, practice, **kwargs) -> None:
@@ -196,6 +206,29 @@ class ClientForm(forms.ModelForm):
         self.fields["primary_therapist"].queryset = Therapist.objects.filter(practice=practice)
         self.fields["email"].widget.attrs["autocomplete"] = "off"
         self.fields["time_zone"].suggest(practice.time_zone, self.instance.time_zone)
+        suggested = self.fields["suggested_channel"]
+        suggested.error_messages["invalid_choice"] = "Pick one of the ways in the list."
+        # The field accepts every channel (so texts while they are off get the message
+        # below); the list shows texts only while the practice sends them, or when texts
+        # are already the suggestion, so saving the form keeps it.
+        shown = [
+            ("", "No suggestion"),
+            (Channel.EMAIL, "Email"),
+            (Channel.PUSH, "A notification on their phone"),
+        ]
+        if practice.sms_enabled or self.instance.suggested_channel == Channel.SMS:
+            shown.append((Channel.SMS, "A text message"))
+        suggested.widget.choices = shown
+
+    def clean_suggested_channel(self) -> str:
+        channel = self.cleaned_data["suggested_channel"]
+        unchanged = channel == self.instance.suggested_channel and self.instance.pk
+        if channel == Channel.SMS and not self.practice.sms_enabled and not unchanged:
+            raise ValidationError(
+                "Your practice doesn't send texts: turn texts on in Settings first, or "
+                "suggest email or a notification."
+            )
+        return channel
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()

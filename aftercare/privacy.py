@@ -51,6 +51,7 @@ CLIENT_FIELDS = [
     "routine_emails",
     "booking_emails",
     "reminder_channel",
+    "suggested_channel",
     "sms_number",
     "sms_opt_in_at",
     "sms_stopped_at",

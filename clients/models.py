@@ -238,6 +238,16 @@ class Client(models.Model):
     reminder_channel = models.CharField(
         max_length=5, choices=Channel.choices, default=Channel.EMAIL, db_default="email"
     )
+    # The therapist's suggestion, shown to the client on Settings; blank = none. It never
+    # changes reminder_channel: the choice (and the consent to texts) is the client's.
+    suggested_channel = models.CharField(
+        "suggested reminders by",
+        max_length=5,
+        choices=Channel.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
     # Text messages: the number in E.164 (+447700900123), when the client agreed to texts
     # (kept as proof of consent), and when they replied STOP (texts end until START).
     sms_number = models.CharField(max_length=20, blank=True, db_default="")

@@ -140,6 +140,7 @@ THERAPIST_WRITES = {
             "email": "hacked@example.com",
             "time_zone": "Europe/London",
             "massage_cadence": "none",
+            "suggested_channel": "push",
         },
     ),
     "session": (_person_url("therapist-session"), _session_post),
@@ -209,7 +210,13 @@ def snapshot(w: World) -> dict[str, object]:
     person = Client.objects.get(pk=w.person.pk)
     exercise = Exercise.objects.get(pk=w.exercise.pk)
     return {
-        "client": (person.name, person.email, person.time_zone, person.links_revoked_at),
+        "client": (
+            person.name,
+            person.email,
+            person.time_zone,
+            person.links_revoked_at,
+            person.suggested_channel,
+        ),
         "password": person.user.password,
         "plans": list(
             Plan.objects.order_by("pk").values_list("pk", "phase", "phase_pinned", "ended_at")

@@ -620,7 +620,28 @@ def _channel_context(client: Client, channel_form) -> dict[str, object]:
         "push_devices": client.push_subscriptions.count(),
         "sms_enabled": client.practice.sms_enabled,
         "sms_sender": sms_sender(client),
+        "suggested": _suggestion(client),
+        "suggested_words": SUGGESTION_WORDS.get(_suggestion(client), ""),
     }
+
+
+# The therapist's suggestion, in the client's words.
+SUGGESTION_WORDS = {
+    "email": "email",
+    "push": "a notification on your phone",
+    "sms": "text messages",
+}
+
+
+def _suggestion(client: Client) -> str:
+    """The channel the therapist suggests, when it differs from the client's choice and
+    the client could pick it (texts only while the practice sends them); else ""."""
+    channel = client.suggested_channel
+    if not channel or channel == client.reminder_channel:
+        return ""
+    if channel == "sms" and not client.practice.sms_enabled:
+        return ""
+    return channel
 
 
 def calendar_feed(request: HttpRequest) -> HttpResponse:
