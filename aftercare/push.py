@@ -10,12 +10,15 @@ works out of the box and keeps its subscriptions across restarts.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -88,6 +91,37 @@ class PushError(Exception):
         self.gone = gone  # 404/410: the push service forgot this subscription
 
 
+# Hosts allowed to resolve inside our network. Empty in the app: only tests fill it, with
+# their local push-service stand-in on 127.0.0.1 (tests/test_push.py, tests/standin_worker.py).
+STANDIN_HOSTS: frozenset[str] = frozenset()
+
+
+def resolves_inside(host: str) -> bool:
+    """Whether the name points at a private, loopback or link-local address now. A name
+    that does not resolve here passes: the push service's own trouble, met at send time."""
+    if host in STANDIN_HOSTS:
+        return False
+    try:
+        found = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    for *_, address in found:
+        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+        if not ip.is_global:
+            return True
+    return False
+
+
+def _points_inside(endpoint: str) -> bool:
+    """Checked again before every send: a name that was public when the phone subscribed
+    may point inside our network now (DNS rebinding), and we would POST there."""
+    try:
+        host = (urlsplit(endpoint).hostname or "").rstrip(".")
+    except ValueError:
+        return False  # not an address at all: pywebpush refuses it below
+    return bool(host) and resolves_inside(host)
+
+
 def send(subscription, payload: dict, *, ttl: int = 6 * 3600) -> None:
     """Push one JSON payload to one subscription (a PushSubscription or alike). Raises
     PushError: `gone` for 404/410, `transient` for 429, 5xx and network trouble."""
@@ -95,6 +129,11 @@ def send(subscription, payload: dict, *, ttl: int = 6 * 3600) -> None:
     from py_vapid import VapidException
     from pywebpush import WebPushException, webpush
 
+    if _points_inside(subscription.endpoint):
+        raise PushError(
+            "the push service's address points inside our network now; not sent",
+            transient=False,
+        )
     try:
         vapid = keys()
     except (ValueError, KeyError, OSError) as error:  # a damaged VAR_DIR/vapid.json

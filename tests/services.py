@@ -152,11 +152,14 @@ class Process:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def worker(var_dir: Path, *, concurrency: int = 1, **env: object) -> Process:
+def worker(
+    var_dir: Path, *, concurrency: int = 1, app: str = "aftercare", **env: object
+) -> Process:
     """`celery -A aftercare worker` for the test database (not started yet)."""
     node = f"reliability-{uuid.uuid4().hex[:8]}@%h"
     args = [
-        *CELERY,
+        *CELERY[:-1],
+        app,
         "worker",
         "--loglevel=INFO",
         "--pool=prefork",

@@ -118,6 +118,7 @@ def _signed_out_pages(base: str) -> list[tuple[str, str, str]]:
         ("new link", f"{base}/c/new-link/", "client-new-link"),
         ("home-screen start, signed out", f"{base}/c/start/", "client-start"),
         ("link expired", f"{base}/c/login/?sesame=not-a-real-token", "client-login"),
+        ("short link expired", f"{base}/t/tnot-a-real-token", "client-short-login"),
         ("therapist login", f"{base}/login/", "therapist-login"),
     ]
 
@@ -192,6 +193,7 @@ def test_the_walk_covers_every_page_in_the_urlconf():
         "client-start",
         "client-offline",
         "client-login",
+        "client-short-login",
         "email-action",
         "email-unsubscribe",
         "therapist-login",

@@ -196,6 +196,7 @@ PUBLIC_URL_NAMES = {
     "therapist-login",
     "therapist-logout",
     "client-login",
+    "client-short-login",  # the text message's form of client-login (tests/test_sms.py)
     "client-new-link",
     "client-warning-signs",
     "client-forget",

@@ -35,7 +35,10 @@ def _own_vapid_file(settings, tmp_path):
 
 
 @pytest.fixture
-def push_service():
+def push_service(monkeypatch):
+    # The stand-in listens on 127.0.0.1, which push.send refuses in the app (an address
+    # inside our network): allowed here, for this test only.
+    monkeypatch.setattr(push, "STANDIN_HOSTS", frozenset({"127.0.0.1"}))
     with http_standin() as standin:
         yield standin
 
@@ -630,4 +633,37 @@ def test_a_damaged_key_file_sends_the_reminder_by_email_not_lost(
 
     row.refresh_from_db()
     assert (row.status, row.channel) == (Status.SENT, "email")
+    assert [m.to for m in mail.outbox] == [[client_person.email]]
+
+
+def test_a_name_that_points_inside_our_network_at_send_time_gets_the_email(
+    flare, client_person, clock, push_service, monkeypatch
+):
+    """DNS rebinding: the name was public when the phone subscribed and points at this
+    machine now. Resolved again before the send: nothing is posted there, the email goes."""
+    import socket
+
+    browser, subscription = subscribe(client_person, push_service)
+    port = push_service.base_url.rsplit(":", 1)[1]
+    # Without the check this address would reach the stand-in: "nothing received" counts.
+    PushSubscription.objects.filter(id=subscription.id).update(
+        endpoint=f"http://rebound.example.com:{port}/push/phone-1"
+    )
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        if host == "rebound.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", int(port)))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    row = queued(client_person, "2026-11-25/morning")
+    clock.move_to(at(8))
+
+    assert reminders.reminder_send(row.id) == "sent"
+
+    assert push_service.received == []
+    row.refresh_from_db()
+    assert (row.status, row.channel) == (Status.SENT, "email")
+    assert "inside our network" in row.channel_note
     assert [m.to for m in mail.outbox] == [[client_person.email]]

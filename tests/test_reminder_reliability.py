@@ -602,6 +602,7 @@ def test_7_texts_and_notifications_go_through_the_same_outbox_exactly_once(spawn
         push_service._next = answer_for_path
         spawn(
             "worker",
+            app="tests.standin_worker",  # allows the stand-in's 127.0.0.1, tests only
             SMS_BACKEND="file",
             SMS_FILE_PATH=sms_dir,
             VAPID_PUBLIC_KEY=public,

@@ -7,17 +7,22 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, time
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 import pytest
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from aftercare import sms
 from aftercare.models import Reminder
-from aftercare.outbox import channels, reminders
+from aftercare.outbox import channels, emails, reminders
+from aftercare.rules import channels as rules
+from clients import services as people
 from clients.models import Client
 from tests import factories
 from tests.standins import http_standin
@@ -85,6 +90,7 @@ def test_a_routine_reminder_goes_as_one_short_text_instead_of_the_email(
     assert len(body) <= 160
     assert body.isascii()
     link = next(word for word in body.split() if word.startswith("http://testserver/"))
+    assert link.startswith("http://testserver/t/t")  # the short link (one text, not two)
     # The link logs the client in and opens Today.
     response = client.get(link.removeprefix("http://testserver"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("client-today")
@@ -386,3 +392,122 @@ def test_a_name_with_curly_quotes_or_emoji_still_makes_one_plain_text(
     assert body.isascii(), body
     assert len(body) <= 160
     assert body.startswith("Anna's Massage Room Cafe: Time for your morning routine.")
+
+
+# --- one text, never two: the short link and the short wording ------------------------------
+
+SITE = "https://aftercare.annasmassage.co.uk"
+LONG_NAME = "The Long Street Massage Clinic Ltd of Somewhere"  # cut to 30 in a text
+GSM7_CHARACTERS = set(
+    "@$\n\r _!\"#%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+) | set("^{}\\[~]|")
+
+
+def sms_of(reminder, *, checkin_first: bool, slot=None, monkeypatch) -> str:
+    monkeypatch.setattr(channels.emails, "checkin_first", lambda plan, now: checkin_first)
+    return channels.sms_body(reminder, now=timezone.now(), slot=slot)
+
+
+@pytest.mark.parametrize(
+    ("kind", "checkin_first"),
+    [("routine", False), ("routine", True), ("booking", False), ("booking_followup", False)],
+)
+@pytest.mark.parametrize("slot_name", ["morning", "evening"])
+def test_every_kind_of_text_is_one_segment_with_a_real_address_and_a_long_name(
+    flare, client_person, settings, monkeypatch, kind, checkin_first, slot_name
+):
+    settings.SITE_URL = SITE
+    practice = client_person.practice
+    practice.name = LONG_NAME
+    practice.save()
+    flare.steps.update(name="Knee to chest stretch with a long name")
+    slot = SimpleNamespace(
+        name=slot_name, steps=[SimpleNamespace(key=step.id) for step in flare.steps.all()]
+    )
+    reminder = Reminder(client=client_person, plan=flare, kind=kind, slot_key="x")
+
+    body = sms_of(reminder, checkin_first=checkin_first, slot=slot, monkeypatch=monkeypatch)
+
+    assert rules.gsm7_length(body) <= 160, (len(body), body)
+    assert set(body) <= GSM7_CHARACTERS
+    assert body.startswith(LONG_NAME[:30].strip() + ": ")
+    assert body.endswith(" Reply STOP to end texts.")
+    page = "c" if checkin_first else "t"
+    assert f" {SITE}/t/{page}" in body
+
+
+@given(
+    name=st.text(max_size=60),
+    steps=st.text(max_size=200),
+    sentence=st.sampled_from(
+        [
+            *(
+                s.format(name=n)
+                for s in channels._SMS_SENTENCES.values()
+                for n in ("morning", "evening", "daily")
+            ),
+        ]
+    ),
+)
+def test_any_practice_name_and_step_names_still_make_one_segment(name, steps, sentence):
+    """The pieces sms_body joins, for any name a practice or a step could have."""
+    who = channels._plain(name)[:30].strip()
+    link = f"{SITE}/t/c" + "A" * 30  # a sesame token is 30 characters
+    body = rules.sms_text(who, sentence, channels._plain(steps), link)
+    assert rules.gsm7_length(body) <= 160, body
+    assert set(body) <= GSM7_CHARACTERS
+
+
+@pytest.mark.parametrize(("page", "lands_on"), [("t", "client-today"), ("c", "client-checkin")])
+def test_the_short_link_logs_the_client_in_and_opens_its_page(
+    flare, client_person, client, page, lands_on
+):
+    factories.ClientFactory(practice=client_person.practice)  # someone else, never logged in
+    link = emails.client_short_link(client_person, page).removeprefix("http://testserver")
+    assert link.startswith(f"/t/{page}")
+
+    response = client.get(link)
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse(lands_on)
+    assert client.get(reverse(lands_on)).wsgi_request.user == client_person.user
+    # A ?next= on the link goes nowhere else.
+    client.logout()
+    assert client.get(link + "?next=https://evil.example/")["Location"] == reverse(lands_on)
+
+
+def test_a_short_link_with_a_bad_token_opens_the_link_expired_page(client, client_person):
+    token_link = emails.client_short_link(client_person, "t").removeprefix("http://testserver")
+    # A changed signature character (not the last: its low bits are base64 padding).
+    swapped = "A" if token_link[-5] != "A" else "B"
+    forged = token_link[:-5] + swapped + token_link[-4:]
+    for bad in (forged, "/t/t", "/t/tx"):
+        response = client.get(bad)
+        assert response.status_code == 403, bad
+        assert "This link no longer works" in response.content.decode()
+        assert "_auth_user_id" not in client.session
+
+
+def test_an_expired_short_link_logs_nobody_in(client, client_person, clock, settings):
+    link = emails.client_short_link(client_person, "c").removeprefix("http://testserver")
+    clock.shift(settings.SESAME_MAX_AGE + 60)
+    response = client.get(link)
+    assert response.status_code == 403
+    assert "This link no longer works" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_revoked_short_link_logs_nobody_in(client, client_person, therapist):
+    link = emails.client_short_link(client_person, "t").removeprefix("http://testserver")
+    people.client_links_revoke(client=client_person, by=therapist.user)
+    response = client.get(link)
+    assert response.status_code == 403
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("letter", ["x", "T", "-", "%", "p"])
+def test_an_unknown_page_letter_is_not_found(client, client_person, letter):
+    token = emails.client_short_link(client_person, "t").rsplit("/t/t", 1)[1]
+    response = client.get(f"/t/{letter}{token}")
+    assert response.status_code == 404
+    assert "_auth_user_id" not in client.session

@@ -65,6 +65,7 @@ def arguments(name: str, pattern: URLPattern, w: World) -> dict[str, object]:
         "pk": w.exercise.pk,
         "action": "done",
         "token": "not-a-real-token",
+        "code": "tnot-a-real-token",  # a text's short link: Today's letter, a bad token
         "kind": "routine",
         "filename": "demo-video.mp4",
     }

@@ -3,8 +3,9 @@
 `delivery_for` reads what the rules need (aftercare/rules/channels.py) and says which
 channels to try for a row; `send_push` and `send_sms` deliver it or raise `Failed`
 (transient: the row retries later as an email would; else the next channel goes).
-The texts and the notification carry the same slot as the email and the same login link
-(a django-sesame token: the same lifetime, and revoking the client's links ends it).
+The texts and the notification carry the same slot as the email and the same login token
+(django-sesame: the same lifetime, and revoking the client's links ends it); a text has it
+in the short form /t/<page letter><token>, so that every text is one 160-character text.
 """
 
 from __future__ import annotations
@@ -91,30 +92,39 @@ def push_payload(reminder: Reminder, *, now: datetime, slot=None) -> dict:
     }
 
 
-SMS_LIMIT = 160  # one GSM-7 segment
-
 # Phone keyboards type these; one of them (or an emoji) makes a text UCS-2, billed per
 # 70 characters: three texts for one.
 _TYPOGRAPHY = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 
+# A text's sentence is shorter than the notification's: with the practice's name (up to
+# 30), the link (SITE_URL + /t/ + 31) and how to stop, a text has room for about 32.
+_SMS_SENTENCES = {
+    "checkin": "Check in, then {name} routine.",
+    "routine": "Time for your {name} routine.",
+    Reminder.Kind.BOOKING_FOLLOWUP: "A reminder to book your massage.",
+    Reminder.Kind.BOOKING: "Time to book your next massage.",
+}
+
 
 def _plain(text: str) -> str:
-    """The text in plain ASCII (é becomes e, an emoji goes), spaces tidied."""
+    """The text in plain GSM-7 (é becomes e, an emoji goes), spaces tidied."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_TYPOGRAPHY))
-    return " ".join(decomposed.encode("ascii", "ignore").decode().split())
+    ascii_text = decomposed.encode("ascii", "ignore").decode()
+    printable = "".join(c if c.isprintable() else " " for c in ascii_text)  # no control codes
+    return rules.gsm7(" ".join(printable.split()))
 
 
 def sms_body(reminder: Reminder, *, now: datetime, slot=None) -> str:
-    """Short, plain (GSM-7 characters only), with the link and how to stop."""
-    sentence, steps, checkin_first = _wording(reminder, now, slot)
-    steps = _plain(steps)
+    """One text (160 GSM-7 characters): short, plain, with the short link and how to stop."""
+    _, steps, checkin_first = _wording(reminder, now, slot)
+    if reminder.kind == Reminder.Kind.ROUTINE:
+        key = "checkin" if checkin_first else "routine"
+        sentence = _SMS_SENTENCES[key].format(name=slot.name if slot else "daily")
+    else:
+        sentence = _SMS_SENTENCES[reminder.kind]
     who = _plain(reminder.client.practice.name)[:30].strip()
-    link = _link(reminder, checkin_first)
-    tail = f" {link} Reply STOP to end texts."
-    full = f"{who}: {sentence} {steps}{tail}" if steps else f"{who}: {sentence}{tail}"
-    if len(full) <= SMS_LIMIT or not steps:
-        return full
-    return f"{who}: {sentence}{tail}"  # the steps are on the page the link opens
+    link = emails.client_short_link(reminder.client, "c" if checkin_first else "t")
+    return rules.sms_text(who, sentence, _plain(steps), link)
 
 
 # --- sending ---------------------------------------------------------------------------

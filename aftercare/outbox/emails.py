@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
-from sesame.utils import get_query_string
+from sesame.utils import get_query_string, get_token
 
 from aftercare import selectors, tokens
 from aftercare.rules import taper
@@ -31,6 +31,19 @@ def client_link(client: Client, next_path: str | None = None) -> str:
     if next_path:
         url += "&next=" + next_path
     return url
+
+
+# The text message's short link: /t/<page letter><the same sesame token>. Only these
+# pages; any other letter is a 404 (views/client.py, ClientShortLoginView).
+SHORT_LINK_PAGES = {"t": "client-today", "c": "client-checkin"}
+
+
+def client_short_link(client: Client, page: str = "t") -> str:
+    """The login link of client_link in fewer characters, for a text message: the same
+    token (same lifetime, the same revoke), the page as one letter instead of ?next=."""
+    if page not in SHORT_LINK_PAGES:
+        raise ValueError(f"no short link page {page!r}")
+    return absolute(reverse("client-short-login", args=[page + get_token(client.user)]))
 
 
 def sender(practice: Practice) -> str:

@@ -63,3 +63,35 @@ def delivery(kind: str, reach: Reach) -> Delivery:
     if blocker:
         return Delivery((EMAIL,), f"Text chosen, but {blocker}; sent by email.")
     return Delivery((SMS, EMAIL))
+
+
+# --- one text, one segment ------------------------------------------------------------
+
+SMS_LIMIT = 160  # one GSM-7 segment; a longer text is billed as two (153 each)
+SMS_STOP = "Reply STOP to end texts."
+# Each of these costs two of the 160 (an escape and the character).
+_GSM7_EXTENDED = frozenset("^{}\\[~]|")
+# Printable ASCII that GSM-7 lacks: one of them would turn the text UCS-2 (70 a segment).
+_NOT_GSM7 = str.maketrans({"`": "'"})
+
+
+def gsm7(text: str) -> str:
+    """Plain ASCII (as the outbox makes it) with the one ASCII character GSM-7 lacks
+    replaced."""
+    return text.translate(_NOT_GSM7)
+
+
+def gsm7_length(text: str) -> int:
+    """How many of the 160 a text uses."""
+    return sum(2 if character in _GSM7_EXTENDED else 1 for character in text)
+
+
+def sms_text(who: str, sentence: str, steps: str, link: str) -> str:
+    """'<practice>: <sentence> <steps> <link> Reply STOP…', dropping the step names
+    (they are on the page the link opens) when they would make it two texts."""
+    tail = f" {link} {SMS_STOP}"
+    if steps:
+        full = f"{who}: {sentence} {steps}{tail}"
+        if gsm7_length(full) <= SMS_LIMIT:
+            return full
+    return f"{who}: {sentence}{tail}"

@@ -8,7 +8,6 @@ import ipaddress
 import json
 import logging
 import re
-import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -106,7 +105,7 @@ def _public_push_host(endpoint: str) -> bool:
     """A browser's push service is a public https name on the usual port. Our server
     POSTs to the endpoint on every reminder, so an address inside our network (this
     machine, the cloud's metadata service, a private range) or an odd port is refused.
-    (A public name that resolves to a private address is not caught here.)"""
+    The name is checked again before every send (push.send): it may change its answer."""
     try:
         parts = urlsplit(endpoint)
         host, port = (parts.hostname or "").rstrip("."), parts.port
@@ -125,21 +124,7 @@ def _public_push_host(endpoint: str) -> bool:
         return False  # 127.1, 0x7f.0x0.0x0.0x1: other spellings of an address
     if host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
         return False
-    return not _resolves_inside(host)
-
-
-def _resolves_inside(host: str) -> bool:
-    """Whether the name points at a private, loopback or link-local address now. A name
-    that does not resolve here passes: the push service's own trouble, met at send time."""
-    try:
-        found = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return False
-    for *_, address in found:
-        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
-        if not ip.is_global:
-            return True
-    return False
+    return not push.resolves_inside(host)
 
 
 MAX_PHONES = 5

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import authenticate, login, logout
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -54,6 +54,27 @@ class ClientLoginView(LoginView):
             {"form": NewLinkForm()},
             status=403,
         )
+
+
+class ClientShortLoginView(ClientLoginView):
+    """The text message's link, /t/<page letter><token>: the same sesame token as the
+    emailed link (same lifetime, same revoke, the same page when it no longer works),
+    in fewer characters so a text stays one text. It opens only the pages of
+    emails.SHORT_LINK_PAGES (never an address from the link itself)."""
+
+    def get(self, request: HttpRequest, code: str) -> HttpResponse:
+        page = emails.SHORT_LINK_PAGES.get(code[:1])
+        if page is None:
+            raise Http404("No such page.")
+        self.page = page
+        user = authenticate(request, sesame=code[1:], scope=self.scope, max_age=self.max_age)
+        if user is None:
+            return self.login_failed()
+        login(request, user)
+        return self.login_success()
+
+    def get_success_url(self) -> str:
+        return reverse(self.page)
 
 
 @client_required
