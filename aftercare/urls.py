@@ -51,7 +51,7 @@ urlpatterns = [
     # Clients (phone)
     path("c/login/", client.ClientLoginView.as_view(), name="client-login"),
     # A text message's login link (short: one text is 160 characters).
-    path("t/<str:code>", client.ClientShortLoginView.as_view(), name="client-short-login"),
+    path("l/<str:code>", client.ClientShortLoginView.as_view(), name="client-short-login"),
     path("c/", client.today, name="client-today"),
     path("c/plan/", client.whole_plan, name="client-plan"),
     path("c/done/", client.step_done, name="client-step-done"),

@@ -118,7 +118,7 @@ def _signed_out_pages(base: str) -> list[tuple[str, str, str]]:
         ("new link", f"{base}/c/new-link/", "client-new-link"),
         ("home-screen start, signed out", f"{base}/c/start/", "client-start"),
         ("link expired", f"{base}/c/login/?sesame=not-a-real-token", "client-login"),
-        ("short link expired", f"{base}/t/tnot-a-real-token", "client-short-login"),
+        ("short link expired", f"{base}/l/tnot-a-real-token", "client-short-login"),
         ("therapist login", f"{base}/login/", "therapist-login"),
     ]
 

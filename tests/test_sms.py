@@ -90,7 +90,7 @@ def test_a_routine_reminder_goes_as_one_short_text_instead_of_the_email(
     assert len(body) <= 160
     assert body.isascii()
     link = next(word for word in body.split() if word.startswith("http://testserver/"))
-    assert link.startswith("http://testserver/t/t")  # the short link (one text, not two)
+    assert link.startswith("http://testserver/l/t")  # the short link (one text, not two)
     # The link logs the client in and opens Today.
     response = client.get(link.removeprefix("http://testserver"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("client-today")
@@ -433,7 +433,7 @@ def test_every_kind_of_text_is_one_segment_with_a_real_address_and_a_long_name(
     assert body.startswith(LONG_NAME[:30].strip() + ": ")
     assert body.endswith(" Reply STOP to end texts.")
     page = "c" if checkin_first else "t"
-    assert f" {SITE}/t/{page}" in body
+    assert f" {SITE}/l/{page}" in body
 
 
 @given(
@@ -452,7 +452,7 @@ def test_every_kind_of_text_is_one_segment_with_a_real_address_and_a_long_name(
 def test_any_practice_name_and_step_names_still_make_one_segment(name, steps, sentence):
     """The pieces sms_body joins, for any name a practice or a step could have."""
     who = channels._plain(name)[:30].strip()
-    link = f"{SITE}/t/c" + "A" * 30  # a sesame token is 30 characters
+    link = f"{SITE}/l/c" + "A" * 30  # a sesame token is 30 characters
     body = rules.sms_text(who, sentence, channels._plain(steps), link)
     assert rules.gsm7_length(body) <= 160, body
     assert set(body) <= GSM7_CHARACTERS
@@ -464,7 +464,7 @@ def test_the_short_link_logs_the_client_in_and_opens_its_page(
 ):
     factories.ClientFactory(practice=client_person.practice)  # someone else, never logged in
     link = emails.client_short_link(client_person, page).removeprefix("http://testserver")
-    assert link.startswith(f"/t/{page}")
+    assert link.startswith(f"/l/{page}")
 
     response = client.get(link)
 
@@ -481,7 +481,7 @@ def test_a_short_link_with_a_bad_token_opens_the_link_expired_page(client, clien
     # A changed signature character (not the last: its low bits are base64 padding).
     swapped = "A" if token_link[-5] != "A" else "B"
     forged = token_link[:-5] + swapped + token_link[-4:]
-    for bad in (forged, "/t/t", "/t/tx"):
+    for bad in (forged, "/l/t", "/l/tx"):
         response = client.get(bad)
         assert response.status_code == 403, bad
         assert "This link no longer works" in response.content.decode()
@@ -507,7 +507,7 @@ def test_a_revoked_short_link_logs_nobody_in(client, client_person, therapist):
 
 @pytest.mark.parametrize("letter", ["x", "T", "-", "%", "p"])
 def test_an_unknown_page_letter_is_not_found(client, client_person, letter):
-    token = emails.client_short_link(client_person, "t").rsplit("/t/t", 1)[1]
-    response = client.get(f"/t/{letter}{token}")
+    token = emails.client_short_link(client_person, "t").rsplit("/l/t", 1)[1]
+    response = client.get(f"/l/{letter}{token}")
     assert response.status_code == 404
     assert "_auth_user_id" not in client.session

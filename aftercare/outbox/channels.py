@@ -5,7 +5,7 @@ channels to try for a row; `send_push` and `send_sms` deliver it or raise `Faile
 (transient: the row retries later as an email would; else the next channel goes).
 The texts and the notification carry the same slot as the email and the same login token
 (django-sesame: the same lifetime, and revoking the client's links ends it); a text has it
-in the short form /t/<page letter><token>, so that every text is one 160-character text.
+in the short form /l/<page letter><token>, so that every text is one 160-character text.
 """
 
 from __future__ import annotations

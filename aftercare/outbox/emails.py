@@ -33,7 +33,7 @@ def client_link(client: Client, next_path: str | None = None) -> str:
     return url
 
 
-# The text message's short link: /t/<page letter><the same sesame token>. Only these
+# The text message's short link: /l/<page letter><the same sesame token>. Only these
 # pages; any other letter is a 404 (views/client.py, ClientShortLoginView).
 SHORT_LINK_PAGES = {"t": "client-today", "c": "client-checkin"}
 

@@ -57,7 +57,7 @@ class ClientLoginView(LoginView):
 
 
 class ClientShortLoginView(ClientLoginView):
-    """The text message's link, /t/<page letter><token>: the same sesame token as the
+    """The text message's link, /l/<page letter><token>: the same sesame token as the
     emailed link (same lifetime, same revoke, the same page when it no longer works),
     in fewer characters so a text stays one text. It opens only the pages of
     emails.SHORT_LINK_PAGES (never an address from the link itself)."""
