@@ -511,3 +511,12 @@ def test_an_unknown_page_letter_is_not_found(client, client_person, letter):
     response = client.get(f"/l/{letter}{token}")
     assert response.status_code == 404
     assert "_auth_user_id" not in client.session
+
+
+def test_the_short_link_leaves_the_therapists_addresses_alone(client):
+    """A therapist who types /t/settings still gets the page's address, not a text link's
+    404: the short links live under /l/, away from the therapist's /t/."""
+    for address in ("/t/settings", "/t/exercises", "/t/clients/new"):
+        response = client.get(address)
+        assert response.status_code == 301, address
+        assert response["Location"] == address + "/"
