@@ -176,3 +176,20 @@ def send(subscription, payload: dict, *, ttl: int = 6 * 3600) -> None:
         raise PushError(
             f"the subscription's keys are not usable: {error}", transient=False
         ) from error
+
+
+def forget_this_phone(request) -> None:
+    """On logout: this phone's subscriptions go (found by the login session they were made
+    in, or by the endpoint the page sends along)."""
+    client = getattr(request.user, "client", None) if request.user.is_authenticated else None
+    if client is None:
+        return
+    session_key = request.session.session_key
+    endpoint = request.POST.get("push_endpoint", "")
+    from aftercare.models import PushSubscription
+
+    mine = PushSubscription.objects.filter(client=client)
+    if session_key:
+        mine.filter(session_key=session_key).delete()
+    if endpoint:
+        mine.filter(endpoint=endpoint).delete()

@@ -23,6 +23,7 @@ from aftercare import push
 from aftercare.channel_forms import ReminderChannelForm, save_reminder_channel
 from aftercare.models import PushSubscription
 from aftercare.views.access import client_required
+from aftercare.views.client import settings_page
 from clients import throttle
 from clients.models import Channel, Client, Practice
 
@@ -33,8 +34,6 @@ log = logging.getLogger(__name__)
 @client_required
 def reminder_channel(request: HttpRequest) -> HttpResponse:
     """The "How should we remind you?" part of Settings (its own form and button)."""
-    from aftercare.views.client import settings_page
-
     client: Client = request.client
     form = ReminderChannelForm(request.POST, client=client)
     if not form.is_valid():
@@ -220,21 +219,6 @@ def push_test(request: HttpRequest) -> JsonResponse:
     if not delivered:
         return _bad("We couldn't reach your phone. Turn notifications off and on again.", 502)
     return JsonResponse({"ok": True, "delivered": delivered})
-
-
-def forget_this_phone(request: HttpRequest) -> None:
-    """On logout: this phone's subscriptions go (found by the login session they were made
-    in, or by the endpoint the page sends along)."""
-    client = getattr(request.user, "client", None) if request.user.is_authenticated else None
-    if client is None:
-        return
-    session_key = request.session.session_key
-    endpoint = request.POST.get("push_endpoint", "")
-    mine = PushSubscription.objects.filter(client=client)
-    if session_key:
-        mine.filter(session_key=session_key).delete()
-    if endpoint:
-        mine.filter(endpoint=endpoint).delete()
 
 
 # --- texts: STOP and START (Twilio's webhook) ------------------------------------------

@@ -22,7 +22,7 @@ from sesame.utils import get_query_string
 from sesame.utils import get_user as sesame_get_user
 from sesame.views import LoginView
 
-from aftercare import calendars, checkins, offline, selectors, services, triage
+from aftercare import calendars, checkins, offline, push, selectors, services, triage
 from aftercare.forms import CheckinForm, ClientSettingsForm, NewLinkForm
 from aftercare.models import PlanStep
 from aftercare.outbox import emails, reminders
@@ -426,9 +426,7 @@ def new_link(request: HttpRequest) -> HttpResponse:
 @require_POST
 def forget_phone(request: HttpRequest) -> HttpResponse:
     """Log this phone out (for a shared or borrowed phone); its notifications stop."""
-    from aftercare.views.channels import forget_this_phone
-
-    forget_this_phone(request)
+    push.forget_this_phone(request)
     logout(request)
     return render(request, "client/forgotten.html")
 
@@ -626,7 +624,6 @@ def settings_page(request: HttpRequest, channel_form=None) -> HttpResponse:
 def _channel_context(client: Client, channel_form) -> dict[str, object]:
     """What "How should we remind you?" shows: the choice, this phone's notifications,
     the number and when the client agreed to texts."""
-    from aftercare import push
     from aftercare.channel_forms import ReminderChannelForm
     from aftercare.outbox.channels import sms_sender
 
