@@ -255,3 +255,12 @@ def test_a_number_without_country_code_needs_one_when_the_practice_has_no_countr
     assert "with the country code" in response.content.decode()
     ok = choose(phone, reminder_channel="sms", sms_number="+44 7123 456789", sms_consent="on")
     assert ok.status_code == 302
+
+
+def test_the_rule_and_the_model_name_the_same_channels():
+    """The pure rule (no Django) and the model's choices (the clients app never imports
+    aftercare) each spell the channels: they must agree, value and label."""
+    from aftercare.rules import channels as rule
+    from clients.models import Channel
+
+    assert {c.value: c.label for c in Channel} == {c: rule.LABELS[c] for c in rule.CHANNELS}
