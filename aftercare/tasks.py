@@ -76,18 +76,12 @@ def _publish(batch: list[int], refused: list[list[int]]) -> None:
 
 @shared_task(name=reminders.SEND_TASK, ignore_result=True, acks_late=True)
 def send_reminders(ids: list[int]) -> None:
-    """Send a batch over one SMTP conversation. A row the mail server asks to retry goes
-    back to pending with a later due time (reminders.reminder_send): the tick claims it
-    again, so no retry waits in the broker past its visibility timeout."""
+    """Send a batch over one SMTP conversation (reminders.reminders_send: a fixed number
+    of queries per batch, one bad row fails alone). A row the mail server asks to retry
+    goes back to pending with a later due time: the tick claims it again, so no retry
+    waits in the broker past its visibility timeout."""
     mail = get_connection()  # one SMTP conversation for the whole batch (opened on first send)
     try:
-        for reminder_id in ids:
-            try:
-                reminders.reminder_send(reminder_id, mail=mail)
-            except Exception as error:
-                # A bug or a vanished row must not hold up the rest of the batch, nor
-                # leave this row "sending" for the sweep to re-send as interrupted.
-                log.exception("Reminder %s could not be sent", reminder_id)
-                reminders.reminders_give_up_sending(reminder_id, error)
+        reminders.reminders_send(ids, mail=mail)
     finally:
         reminders.close_quietly(mail)

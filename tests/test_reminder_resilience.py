@@ -78,10 +78,10 @@ def test_an_unexpected_error_fails_one_row_and_the_batch_goes_on(
         assert len(ids) == 3
         real_why_skip = reminders.why_skip
 
-        def broken_for_the_first(reminder, now):
+        def broken_for_the_first(reminder, now, facts=None):
             if reminder.id == ids[0]:
                 raise RuntimeError("a bug")
-            return real_why_skip(reminder, now)
+            return real_why_skip(reminder, now, facts)
 
         monkeypatch.setattr(reminders, "why_skip", broken_for_the_first)
         tasks.send_reminders(ids)

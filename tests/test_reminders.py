@@ -439,17 +439,22 @@ def test_the_task_sends_the_rest_of_a_batch_when_one_row_must_wait(
     good = queued(client_person, "2026-11-25/morning")
     bad = queued(client_person, "2026-11-25/evening")
     clock.move_to(at(25, 8))
-    real_send = reminders.reminder_send
+    real_send = reminders._send_row
 
-    def flaky(reminder_id, **kwargs):
-        if reminder_id == bad.id:
+    def flaky(reminder, *args):
+        if reminder.id == bad.id:
             raise RuntimeError("a bug while sending")
-        return real_send(reminder_id, **kwargs)
+        return real_send(reminder, *args)
 
-    monkeypatch.setattr(reminders, "reminder_send", flaky)
+    monkeypatch.setattr(reminders, "_send_row", flaky)
     tasks.send_reminders.run([bad.id, good.id])
     good.refresh_from_db()
+    bad.refresh_from_db()
     assert good.status == Status.SENT
+    assert (bad.status, bad.reason) == (
+        Status.FAILED,
+        "Could not be sent: RuntimeError: a bug while sending",
+    )
 
 
 def test_the_tick_hands_out_due_rows_after_commit(

@@ -34,10 +34,14 @@ class Failed(Exception):
         self.transient = transient
 
 
-def reach_of(client: Client) -> rules.Reach:
+def reach_of(client: Client, *, push_devices: int | None = None) -> rules.Reach:
+    """`push_devices`: the client's phones with notifications on, when the caller read
+    them already (a batch reads them for all its clients at once)."""
+    if push_devices is None and client.reminder_channel == PUSH:
+        push_devices = client.push_subscriptions.count()
     return rules.Reach(
         chosen=client.reminder_channel,
-        push_devices=client.push_subscriptions.count() if client.reminder_channel == PUSH else 0,
+        push_devices=push_devices or 0,
         sms_number=bool(client.sms_number),
         sms_opted_in=client.sms_opt_in_at is not None,
         sms_stopped=client.sms_stopped_at is not None,
@@ -45,10 +49,10 @@ def reach_of(client: Client) -> rules.Reach:
     )
 
 
-def delivery_for(reminder: Reminder) -> rules.Delivery:
+def delivery_for(reminder: Reminder, *, push_devices: int | None = None) -> rules.Delivery:
     if reminder.client is None or reminder.kind not in rules.CLIENT_REMINDER_KINDS:
         return rules.Delivery((EMAIL,))
-    return rules.delivery(reminder.kind, reach_of(reminder.client))
+    return rules.delivery(reminder.kind, reach_of(reminder.client, push_devices=push_devices))
 
 
 # --- what the notification and the text say --------------------------------------------

@@ -213,9 +213,17 @@ def reminder_message(reminder, *, now, slot=None) -> EmailMultiAlternatives:
 
 def checkin_first(plan, now) -> bool:
     """A check-in is overdue: the reminder (email, notification or text) asks for it first."""
-    last_log = plan.logs.order_by("-at").values_list("at", flat=True).first()
+    last_log = last_checkin_at(plan)
     state = selectors.plan_state(plan)
     return taper.checkin_overdue(state.phase, last_log, state.phase_since, now)
+
+
+def last_checkin_at(plan):
+    """When the plan's client last checked in. The sender reads it for a whole batch in
+    one query and leaves it on each plan (reminders.facts_for); otherwise it is asked for."""
+    if hasattr(plan, "last_checkin_at"):
+        return plan.last_checkin_at
+    return plan.logs.order_by("-at").values_list("at", flat=True).first()
 
 
 def _routine_context(reminder, now, slot) -> dict[str, object]:

@@ -23,16 +23,25 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Max, OuterRef, Prefetch
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch
 from django.utils import timezone
 
 from aftercare import data_problems, selectors
-from aftercare.models import Completion, Heartbeat, Plan, PlanStep, Reminder
+from aftercare.models import (
+    Completion,
+    Heartbeat,
+    Plan,
+    PlanStep,
+    PushSubscription,
+    Reminder,
+    SymptomLog,
+)
 from aftercare.outbox import channels, emails
 from aftercare.rules import schedule
 from aftercare.rules.phases import Frequency, Phase
@@ -537,40 +546,240 @@ RETRY_CAP = timedelta(hours=1)
 
 
 def reminder_send(reminder_id: int, *, now: datetime | None = None, mail=None) -> str:
-    """Send one queued row by the client's channel (an email, a notification or a text;
-    docs/channels.md). Safe to run twice: only the first run finds it queued.
-    `mail`: an email connection shared by a batch (one SMTP conversation for many
-    emails); without one, the send opens and closes its own.
+    """Send one queued row: the batch path (reminders_send) with one id. Safe to run
+    twice: only the first run finds it queued. `mail`: an email connection to share."""
+    return reminders_send([reminder_id], now=now, mail=mail)[reminder_id]
 
-    A "try again later" from the mail server puts the row back to pending with a later
-    due time: the tick claims it again. No broker countdown outlives its visibility
-    timeout, so a retry can never be delivered twice by the broker."""
+
+def reminders_send(ids: list[int], *, now: datetime | None = None, mail=None) -> dict[int, str]:
+    """Send a batch of queued rows, each by its client's channel (an email, a notification
+    or a text; docs/channels.md), the emails over one SMTP conversation (`mail`; without
+    one, the batch opens and closes its own). Returns each id's outcome: "sent",
+    "skipped", "retry", "failed", or "not queued" (another worker has it, or it is gone).
+
+    A fixed number of queries per batch, whatever its size (docs/reminders.md, "Sending a
+    batch"): the rows are claimed queued -> sending in one UPDATE ... RETURNING, loaded
+    with their client, practice, plan and steps in two queries, and what the re-checks
+    read is read for the whole batch (`Facts`). Each email is marked sent by its own short
+    UPDATE the moment the server accepted it: batching those writes would widen the
+    duplicate window to the rest of the batch. Skips are written together at the end
+    (nothing was sent for them). One row's bad data or unexpected error fails that row
+    only; a "try again later" from the server puts that row back to pending, due later."""
     now = now or timezone.now()
-    claimed = Reminder.objects.filter(id=reminder_id, status=Status.QUEUED).update(
-        status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return "not queued"
+    outcomes = dict.fromkeys(ids, "not queued")
+    lease = _claim_for_sending(ids, now)
+    if not lease.ids:
+        return outcomes
+    own_connection = mail is None
+    mail = mail or get_connection()
+    skips: list[tuple[int, str]] = []
+    try:
+        for rows, facts in _load_batches(lease, outcomes):
+            for reminder in rows:
+                if not lease.holds(reminder.id):
+                    continue  # the sweep took it from a batch that ran too long
+                outcomes[reminder.id] = _send_guarded(reminder, now, mail, facts, skips)
+    finally:
+        _write_skips(skips, lease)
+        if own_connection:
+            close_quietly(mail)
+    return outcomes
+
+
+class _Lease:
+    """The rows a batch holds "sending", stamped with the claim's `sending_at`. The sweep
+    takes a row that has been sending for REMINDER_STUCK_SECONDS for a dead worker's, so
+    a batch still working renews its stamp (one UPDATE) once a quarter of that has gone
+    by: a slow mail server never makes a live batch's rows look abandoned. A row the
+    sweep took anyway (its stamp is no longer ours) is left to whoever has it now."""
+
+    def __init__(self, ids: list[int], since: datetime) -> None:
+        self.ids, self.since, self.renewed = set(ids), since, monotonic()
+
+    def holds(self, reminder_id: int) -> bool:
+        if monotonic() - self.renewed > settings.REMINDER_STUCK_SECONDS / 4:
+            self._renew()
+        return reminder_id in self.ids
+
+    def _renew(self) -> None:
+        now = timezone.now()
+        ours = Reminder.objects.filter(id__in=self.ids, status=Status.SENDING)
+        ours.filter(sending_at=self.since).update(sending_at=now)
+        self.ids = set(ours.filter(sending_at=now).values_list("id", flat=True))
+        self.since, self.renewed = now, monotonic()
+
+
+# Queued -> sending for the whole batch in one statement: of any number of workers handed
+# the same ids, each row goes to one.
+_CLAIM_FOR_SENDING_SQL = """
+    UPDATE aftercare_reminder SET status = %s, sending_at = %s, attempts = attempts + 1
+    WHERE status = %s AND id IN ({ids})
+    RETURNING id
+"""
+
+
+def _claim_for_sending(ids: list[int], now: datetime) -> _Lease:
+    if not ids:
+        return _Lease([], now)
+    sql = _CLAIM_FOR_SENDING_SQL.format(ids=", ".join(["%s"] * len(ids)))
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Status.SENDING, stamp, Status.QUEUED, *ids])
+        return _Lease([row[0] for row in cursor.fetchall()], now)
+
+
+@dataclass
+class Facts:
+    """What the send-time re-checks read, for a whole batch at once: one query each, and
+    only for the kinds of rows in the batch that need it."""
+
+    ticked: dict[tuple[int, date, str], set[int]]  # (plan, day, slot name) -> steps ticked
+    routine_sent: dict[tuple[int, date], int]  # (client, day) -> routine rows sent
+    held: set[int]  # clients with a plan on hold
+    last_session: dict[int, date]  # client -> their latest massage session
+    push_devices: dict[int, int]  # client -> phones with notifications on
+    slots: dict[int, schedule.Slot | None]  # reminder -> its slot, computed once
+
+    def slot(self, reminder: Reminder) -> schedule.Slot | None:
+        """The routine slot a row stands for, as the schedule sees it now (once a row)."""
+        if reminder.id not in self.slots:
+            self.slots[reminder.id] = slot_of(reminder)
+        return self.slots[reminder.id]
+
+    def sent_one(self, reminder: Reminder) -> None:
+        """A routine row just went: it counts toward the day's two for the rows after it."""
+        if reminder.kind == Kind.ROUTINE:
+            key = (reminder.client_id, reminder.slot_day)
+            self.routine_sent[key] = self.routine_sent.get(key, 0) + 1
+
+
+def facts_for(rows: list[Reminder]) -> Facts:
+    """Read the batch's facts; hangs each routine row's last check-in on its plan
+    (`plan.last_checkin_at`, read by the email and the notification's wording)."""
+    routine = [r for r in rows if r.kind == Kind.ROUTINE and r.plan and r.client]
+    booking = [r for r in rows if r.kind in _BOOKING_KINDS and r.client]
+    push = [
+        r.client_id
+        for r in rows
+        if r.client and r.kind in _CLIENT_KINDS and r.client.reminder_channel == channels.PUSH
+    ]
+    facts = Facts({}, {}, set(), {}, {}, {})
+    if routine:
+        plan_ids = {r.plan_id for r in routine}
+        days = {r.slot_day for r in routine}
+        ticks = Completion.objects.filter(step__plan_id__in=plan_ids, day__in=days)
+        for plan_id, day, slot, step_id in ticks.values_list(
+            "step__plan_id", "day", "slot", "step_id"
+        ):
+            facts.ticked.setdefault((plan_id, day, slot), set()).add(step_id)
+        sent = Reminder.objects.filter(
+            client_id__in={r.client_id for r in routine},
+            kind=Kind.ROUTINE,
+            slot_day__in=days,
+            status=Status.SENT,
+        )
+        facts.routine_sent = {
+            (client_id, day): count
+            for client_id, day, count in sent.values_list("client_id", "slot_day")
+            .order_by()
+            .annotate(count=Count("id"))
+        }
+        last_checkins = dict(
+            SymptomLog.objects.filter(plan_id__in=plan_ids)
+            .values_list("plan_id")
+            .order_by()
+            .annotate(last=Max("at"))
+        )
+        for reminder in routine:
+            reminder.plan.last_checkin_at = last_checkins.get(reminder.plan_id)
+    if booking:
+        client_ids = {r.client_id for r in booking}
+        facts.held = set(
+            _held_plans().filter(client_id__in=client_ids).values_list("client_id", flat=True)
+        )
+        facts.last_session = dict(
+            MassageSession.objects.filter(client_id__in=client_ids)
+            .values_list("client_id")
+            .order_by()
+            .annotate(last=Max("date"))
+        )
+    if push:
+        facts.push_devices = dict(
+            PushSubscription.objects.filter(client_id__in=push)
+            .values_list("client_id")
+            .order_by()
+            .annotate(count=Count("id"))
+        )
+    return facts
+
+
+_BOOKING_KINDS = frozenset({Kind.BOOKING, Kind.BOOKING_FOLLOWUP})
+_CLIENT_KINDS = frozenset({Kind.ROUTINE, *_BOOKING_KINDS})
+
+
+def _load_rows(ids: list[int]) -> list[Reminder]:
     steps = PlanStep.objects.order_by("order", "id")
-    reminder = (
-        Reminder.objects.select_related(
+    rows = list(
+        Reminder.objects.filter(id__in=ids)
+        .select_related(
             "client__practice", "client__user", "plan", "therapist__user", "therapist__practice"
         )
         .prefetch_related(Prefetch("plan__steps", queryset=steps))
-        .get(id=reminder_id)
     )
-    if reminder.plan is not None and reminder.client is not None:
-        reminder.plan.client = reminder.client  # the re-checks and the email share one load
+    for reminder in rows:
+        if reminder.plan is not None and reminder.client is not None:
+            reminder.plan.client = reminder.client  # the re-checks and the email share one load
+    order = {reminder_id: n for n, reminder_id in enumerate(ids)}
+    return sorted(rows, key=lambda reminder: order[reminder.id])
+
+
+def _load_batches(lease: _Lease, outcomes: dict[int, str]) -> Iterator[tuple[list, Facts]]:
+    """The claimed rows with their facts: all together, or, if that fails (a row the
+    database or the ORM cannot read), one by one, so the bad row fails alone."""
+    ids = [reminder_id for reminder_id in outcomes if reminder_id in lease.ids]
     try:
-        reason = why_skip(reminder, now)
+        rows = _load_rows(ids)
+        facts = facts_for(rows)
+    except Exception:
+        log.exception("A batch of %s reminders could not be read together; one by one", len(ids))
+    else:
+        yield rows, facts
+        return
+    for reminder_id in ids:
+        try:
+            rows = _load_rows([reminder_id])
+            facts = facts_for(rows)
+        except Exception as error:
+            log.exception("Reminder %s could not be read", reminder_id)
+            reminders_give_up_sending(reminder_id, error)
+            outcomes[reminder_id] = "failed"
+            continue
+        yield rows, facts
+
+
+def _send_guarded(reminder: Reminder, now: datetime, mail, facts: Facts, skips: list) -> str:
+    try:
+        return _send_row(reminder, now, mail, facts, skips)
+    except Exception as error:
+        # A bug must not hold up the rest of the batch, nor leave this row "sending" for
+        # the sweep to re-send as interrupted.
+        log.exception("Reminder %s could not be sent", reminder.id)
+        reminders_give_up_sending(reminder.id, error)
+        return "failed"
+
+
+def _send_row(reminder: Reminder, now: datetime, mail, facts: Facts, skips: list) -> str:
+    try:
+        reason = why_skip(reminder, now, facts)
     except (ValueError, KeyError, TypeError) as error:
         return _fail_bad_data(reminder, error)
     if reason:
-        _finish(reminder, Status.SKIPPED, reason)
+        skips.append((reminder.id, reason))
         return "skipped"
     try:
-        slot = slot_of(reminder) if reminder.kind == Kind.ROUTINE else None
-        delivery = channels.delivery_for(reminder)
+        slot = facts.slot(reminder) if reminder.kind == Kind.ROUTINE else None
+        devices = facts.push_devices.get(reminder.client_id, 0)
+        delivery = channels.delivery_for(reminder, push_devices=devices)
     except Exception as error:
         log.exception("Reminder %s: the channel could not be chosen", reminder.id)
         return _fail_bad_data(reminder, error)
@@ -579,7 +788,10 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None, mail=None) -
     notes = [delivery.note] if delivery.note else []
     for channel in delivery.order:
         if channel == channels.EMAIL:
-            return _send_email(reminder, now, slot, mail, _note(notes, channel, delivery))
+            outcome = _send_email(reminder, now, slot, mail, _note(notes, channel, delivery))
+            if outcome == "sent":
+                facts.sent_one(reminder)
+            return outcome
         try:
             extra = channels.SENDERS[channel](reminder, now=now, slot=slot)
         except channels.Failed as error:
@@ -593,10 +805,8 @@ def reminder_send(reminder_id: int, *, now: datetime | None = None, mail=None) -
                 "Reminder %s: %s failed (%s), trying the next way", reminder.id, channel, error
             )
             continue
-        note = _note([*notes, extra] if extra else notes, channel, delivery)
-        _finish(
-            reminder, Status.SENT, "", sent_at=timezone.now(), channel=channel, channel_note=note
-        )
+        _mark_sent(reminder, channel, _note([*notes, extra] if extra else notes, channel, delivery))
+        facts.sent_one(reminder)
         return "sent"
     raise AssertionError("every delivery order ends with email")
 
@@ -615,8 +825,6 @@ def _send_email(reminder: Reminder, now: datetime, slot, mail, note: str) -> str
     # which a crash can cause a duplicate (the server said 250, the row is not yet
     # "sent") excludes the QUIT round trip (docs/reminders.md).
     sent_by = {"channel": channels.EMAIL, "channel_note": note}
-    own_connection = mail is None
-    mail = mail or get_connection()
     try:
         message = emails.outbox_message(reminder, now=now, slot=slot)
     except Exception as error:
@@ -639,10 +847,52 @@ def _send_email(reminder: Reminder, now: datetime, slot, mail, note: str) -> str
         )
         log.warning("Email %s failed for good: %s", reminder.id, error)
         return "failed"
-    _finish(reminder, Status.SENT, "", sent_at=timezone.now(), **sent_by)
-    if own_connection:
-        close_quietly(mail)
+    _mark_sent(reminder, channels.EMAIL, note)
     return "sent"
+
+
+# The one write per email, right after the server accepted it (or the notification or
+# text went): as plain SQL, since it sits inside the duplicate window (docs/reminders.md).
+_SENT_SQL = """
+    UPDATE aftercare_reminder
+    SET status = %s, reason = '', sent_at = %s, channel = %s, channel_note = %s
+    WHERE id = %s AND status = %s
+"""
+
+
+def _mark_sent(reminder: Reminder, channel: str, note: str) -> None:
+    sent_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SENT_SQL, [Status.SENT, sent_at, channel, note[:300], reminder.id, Status.SENDING]
+        )
+
+
+_SKIPS_SQL = """
+    UPDATE aftercare_reminder AS r SET status = %s, reason = v.reason
+    FROM unnest(%s::bigint[], %s::text[]) AS v(id, reason)
+    WHERE r.id = v.id AND r.status = %s AND r.sending_at = %s
+"""
+
+
+def _write_skips(skips: list[tuple[int, str]], lease: _Lease) -> None:
+    """The batch's skipped rows with their reasons: one statement on PostgreSQL (one per
+    distinct reason elsewhere). Only rows still ours: the lease's stamp."""
+    skips = [(reminder_id, reason[:300]) for reminder_id, reason in skips]
+    if not skips:
+        return
+    if connection.vendor == "postgresql":
+        ids, reasons = (list(column) for column in zip(*skips, strict=True))
+        with connection.cursor() as cursor:
+            cursor.execute(_SKIPS_SQL, [Status.SKIPPED, ids, reasons, Status.SENDING, lease.since])
+        return
+    by_reason: dict[str, list[int]] = defaultdict(list)
+    for reminder_id, reason in skips:
+        by_reason[reason].append(reminder_id)
+    for reason, ids in by_reason.items():
+        Reminder.objects.filter(id__in=ids, status=Status.SENDING, sending_at=lease.since).update(
+            status=Status.SKIPPED, reason=reason
+        )
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -747,8 +997,9 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-def why_skip(reminder: Reminder, now: datetime) -> str:
-    """Re-check a row just before sending; the reason it is not needed, or ""."""
+def why_skip(reminder: Reminder, now: datetime, facts: Facts | None = None) -> str:
+    """Re-check a row just before sending; the reason it is not needed, or "".
+    `facts`: what the checks read, for the row's whole batch (read here if not given)."""
     if reminder.kind == Kind.ALERT:
         return ""  # the therapist hears of it even if the plan moved on meanwhile
     if reminder.kind == Kind.DIGEST:
@@ -758,15 +1009,18 @@ def why_skip(reminder: Reminder, now: datetime) -> str:
         return "The client is no longer active."
     if reminder.kind == Kind.LINK:
         return ""  # asked for just now: pauses and unsubscribes don't stop a link
+    facts = facts or facts_for([reminder])
     local_now = now.astimezone(client.zone)
     if client.is_paused(local_now.date()):
         return f"Reminders paused until {client.paused_until:%d %b}."
     if reminder.kind == Kind.ROUTINE:
-        return _why_skip_routine(reminder, client, now, local_now)
-    return _why_skip_booking(reminder, client)
+        return _why_skip_routine(reminder, client, now, local_now, facts)
+    return _why_skip_booking(reminder, client, facts)
 
 
-def _why_skip_routine(reminder: Reminder, client: Client, now: datetime, local_now) -> str:
+def _why_skip_routine(
+    reminder: Reminder, client: Client, now: datetime, local_now, facts: Facts
+) -> str:
     plan = reminder.plan
     if plan is None or plan.ended_at is not None:
         return "The plan has ended."
@@ -780,14 +1034,15 @@ def _why_skip_routine(reminder: Reminder, client: Client, now: datetime, local_n
     prefs = selectors.client_preferences(client, strict=True)
     if schedule.in_quiet_hours(local_now.time(), prefs):
         return "Quiet hours."
-    slot = _current_slot(reminder, plan)
+    slot = facts.slot(reminder)
     if slot is None:
         return "The schedule changed (phase or preferences): no routine in this slot now."
     if now - slot.utc > LATE_LIMIT:
         return "Too late: the slot had passed when a worker got to it."
-    if _slot_done(plan, slot):
+    if _slot_done(plan, slot, facts):
         return "Already done: every step of this slot was ticked."
-    if _routine_sent_on(client, reminder.slot_day) >= MAX_ROUTINE_PER_DAY:
+    sent = facts.routine_sent.get((client.id, reminder.slot_day), 0)
+    if sent >= MAX_ROUTINE_PER_DAY:
         return "Two routine reminders (by any channel) were already sent that day."
     return ""
 
@@ -798,20 +1053,22 @@ def _why_skip_digest(reminder: Reminder) -> str:
         return "The therapist no longer exists."
     if not therapist.digest_emails:
         return "The therapist turned the morning digest off."
+    # One digest per therapist a day: this query per row costs nothing worth batching.
     if not selectors.digest_plans(therapist).exists():
         return "Nobody at soon or watch any more."
     return ""
 
 
-def _why_skip_booking(reminder: Reminder, client: Client) -> str:
+def _why_skip_booking(reminder: Reminder, client: Client, facts: Facts) -> str:
     if not client.booking_emails:
         return "The client unsubscribed from booking nudges."
     if client.massage_cadence == Client.Cadence.NONE:
         return "The client has no regular massage cadence."
-    if _held_plans().filter(client=client).exists():
+    if client.id in facts.held:
         return "The plan is on hold: only the therapist can resume it."
     counted_from = date.fromisoformat(reminder.slot_key.split("/", 1)[1])
-    if client.sessions.filter(date__gt=counted_from).exists():
+    last_session = facts.last_session.get(client.id)
+    if last_session is not None and last_session > counted_from:
         return "A newer session was recorded."
     return ""
 
@@ -823,20 +1080,9 @@ def _current_slot(reminder: Reminder, plan: Plan) -> schedule.Slot | None:
     return None
 
 
-def _slot_done(plan: Plan, slot: schedule.Slot) -> bool:
+def _slot_done(plan: Plan, slot: schedule.Slot, facts: Facts) -> bool:
     needed = {step.key for step in slot.steps if not step.is_heat}
-    done = set(
-        Completion.objects.filter(
-            step__plan=plan, day=slot.day, slot=str(slot.name), step_id__in=needed
-        ).values_list("step_id", flat=True)
-    )
-    return needed <= done
-
-
-def _routine_sent_on(client: Client, day: date) -> int:
-    return Reminder.objects.filter(
-        client=client, kind=Kind.ROUTINE, slot_day=day, status=Status.SENT
-    ).count()
+    return needed <= facts.ticked.get((plan.id, slot.day, str(slot.name)), set())
 
 
 def slot_of(reminder: Reminder) -> schedule.Slot | None:
