@@ -637,7 +637,8 @@ class Facts:
     routine_sent: dict[tuple[int, date], int]  # (client, day) -> routine rows sent
     held: set[int]  # clients with a plan on hold
     last_session: dict[int, date]  # client -> their latest massage session
-    push_devices: dict[int, int]  # client -> phones with notifications on
+    # client -> phones with notifications on (absent: not read, or stale after a push)
+    push_devices: dict[int, int]
     slots: dict[int, schedule.Slot | None]  # reminder -> its slot, computed once
 
     def slot(self, reminder: Reminder) -> schedule.Slot | None:
@@ -704,12 +705,13 @@ def facts_for(rows: list[Reminder]) -> Facts:
             .annotate(last=Max("date"))
         )
     if push:
-        facts.push_devices = dict(
+        counted = dict(
             PushSubscription.objects.filter(client_id__in=push)
             .values_list("client_id")
             .order_by()
             .annotate(count=Count("id"))
         )
+        facts.push_devices = {client_id: counted.get(client_id, 0) for client_id in push}
     return facts
 
 
@@ -778,7 +780,7 @@ def _send_row(reminder: Reminder, now: datetime, mail, facts: Facts, skips: list
         return "skipped"
     try:
         slot = facts.slot(reminder) if reminder.kind == Kind.ROUTINE else None
-        devices = facts.push_devices.get(reminder.client_id, 0)
+        devices = facts.push_devices.get(reminder.client_id)
         delivery = channels.delivery_for(reminder, push_devices=devices)
     except Exception as error:
         log.exception("Reminder %s: the channel could not be chosen", reminder.id)
@@ -792,6 +794,9 @@ def _send_row(reminder: Reminder, now: datetime, mail, facts: Facts, skips: list
             if outcome == "sent":
                 facts.sent_one(reminder)
             return outcome
+        if channel == channels.PUSH:
+            # A 410 deletes the phone: the client's next row counts their phones again.
+            facts.push_devices.pop(reminder.client_id, None)
         try:
             extra = channels.SENDERS[channel](reminder, now=now, slot=slot)
         except channels.Failed as error:
