@@ -6,8 +6,10 @@ row's. docs/reminders.md, "Sending a batch"."""
 from __future__ import annotations
 
 import smtplib
+import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -255,3 +257,40 @@ def test_a_long_batch_keeps_its_rows_from_the_sweep_and_leaves_the_ones_it_lost(
     assert (status[swept], status[taken]) == ("queued", "sending")  # left to their holders
     # The rows it kept carry the renewed stamp.
     assert Reminder.objects.get(id=ids[1]).sending_at == EIGHT + timedelta(seconds=30)
+
+
+# --- two workers handed the same batch at the same instant (PostgreSQL) -----------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_four_workers_handed_the_same_batch_at_once_send_each_row_once(
+    require_service, practice, therapist, clock
+):
+    require_service("postgres")
+    ids = clients_due(practice, therapist, clock, 20)
+    start = threading.Barrier(4)
+    outcomes: list[dict[int, str]] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            start.wait(timeout=30)
+            outcomes.append(reminders.reminders_send(list(reversed(ids))))
+        except BaseException as error:  # reported below, never lost in a thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not errors
+    sent_by = [[i for i, outcome in found.items() if outcome == "sent"] for found in outcomes]
+    everything = [i for sent in sent_by for i in sent]
+    assert sorted(everything) == sorted(ids)  # each row sent, by exactly one of the four
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(
+        Reminder.objects.filter(id__in=ids).values_list("client__email", flat=True)
+    )
