@@ -745,12 +745,12 @@ def sending(results: Results) -> None:
     queued = list(
         Reminder.objects.filter(client_id__in=ids).order_by("id").values_list("id", flat=True)
     )
-    # The floor's messages: the very same emails, rendered before anything is timed.
+    # The floor's messages: the very same emails, rendered before anything is timed
+    # (with their slot, as the app sends them: the steps of the morning routine).
     floor_messages = {}
-    for reminder in Reminder.objects.filter(id__in=queued).select_related(
-        "client__practice", "client__user", "plan"
-    ):
-        message = emails.reminder_message(reminder, now=now)
+    for reminder in reminders._load_rows(queued):
+        slot = reminders.slot_of(reminder)
+        message = emails.reminder_message(reminder, now=now, slot=slot)
         floor_messages[reminder.id] = (
             message.from_email,
             message.recipients(),
