@@ -589,7 +589,7 @@ def reminders_send(ids: list[int], *, now: datetime | None = None, mail=None) ->
 class _Lease:
     """The rows a batch holds "sending", stamped with the claim's `sending_at`. The sweep
     takes a row that has been sending for REMINDER_STUCK_SECONDS for a dead worker's, so
-    a batch still working renews its stamp (one UPDATE) once a quarter of that has gone
+    a batch still working renews its stamp (one UPDATE) once a tenth of that has gone
     by: a slow mail server never makes a live batch's rows look abandoned. A row the
     sweep took anyway (its stamp is no longer ours) is left to whoever has it now."""
 
@@ -597,7 +597,7 @@ class _Lease:
         self.ids, self.since, self.renewed = set(ids), since, monotonic()
 
     def holds(self, reminder_id: int) -> bool:
-        if monotonic() - self.renewed > settings.REMINDER_STUCK_SECONDS / 4:
+        if monotonic() - self.renewed > settings.REMINDER_STUCK_SECONDS / 10:
             self._renew()
         return reminder_id in self.ids
 
