@@ -262,7 +262,7 @@ def test_a_long_batch_keeps_its_rows_from_the_sweep_and_leaves_the_ones_it_lost(
 # --- two workers handed the same batch at the same instant (PostgreSQL) -----------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_four_workers_handed_the_same_batch_at_once_send_each_row_once(
     require_service, practice, therapist, clock
 ):
