@@ -22,7 +22,7 @@ from sesame.utils import get_query_string
 from sesame.utils import get_user as sesame_get_user
 from sesame.views import LoginView
 
-from aftercare import calendars, checkins, offline, push, selectors, services, triage
+from aftercare import calendars, checkins, offline, push, selectors, services, step_cards, triage
 from aftercare.forms import CheckinForm, ClientSettingsForm, NewLinkForm
 from aftercare.models import PlanStep
 from aftercare.outbox import emails, reminders
@@ -89,6 +89,7 @@ def today(request: HttpRequest) -> HttpResponse:
     view = selectors.plan_day(plan, client, day)
     book_by = None if plan.phase == Phase.HOLD else _booking_day(client)
     slots = _today_slots(view, client)
+    _fill_cards([entry for slot in slots for entry in slot.entries])
     return render(
         request,
         "client/today.html",
@@ -120,6 +121,7 @@ class StepEntry:
     done: bool
     done_at: datetime | None
     position: int  # 1-based, the guided routine's ?step=
+    card: str = ""  # the step's card body, not done (step_cards: cached), on Today only
 
     @property
     def timer_seconds(self) -> int:
@@ -182,6 +184,15 @@ def _today_slots(view: selectors.TodayView, client: Client) -> list[SlotRoutine]
     now = timezone.localtime(timezone.now(), client.zone).time()
     first = routine.current_slot([(s.at.time(), s.progress.finished) for s in slots], now)
     return [slots[first]] + [s for i, s in enumerate(slots) if i != first]
+
+
+def _fill_cards(entries: list[StepEntry]) -> None:
+    """Each step's card body (cached: step_cards) on the entries not done; a done step
+    shows one line, rendered per request."""
+    pending = [entry for entry in entries if not entry.done]
+    cards = step_cards.bodies([entry.step for entry in pending])
+    for entry in pending:
+        entry.card = cards[entry.step.id]
 
 
 def _checkin_first(slots: list[SlotRoutine]) -> bool:
@@ -322,6 +333,7 @@ def _tick_answer(request, client, plan, step, day, slot, said) -> JsonResponse:
     entry = next((e for e in current.entries if e.step.id == step.id), None) if current else None
     if entry is None or day != client.local_today():  # yesterday's: Today doesn't show it
         return JsonResponse({"said": said, "done": None})
+    _fill_cards([entry])
     checkin_first = _checkin_first(slots)
 
     def html(template: str, **context) -> str:
