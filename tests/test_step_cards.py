@@ -319,3 +319,19 @@ def test_a_check_in_paused_step_is_not_on_the_card_cache_path(phone, flare, clie
     psoas.refresh_from_db()
     assert psoas.paused_at is not None
     assert f'id="step-morning-{psoas.pk}"' not in text(phone.get(TODAY))
+
+
+def test_todays_ticks_come_with_the_steps_and_only_todays(phone, flare, client_person):
+    """client_active_plan(ticks_on=day) reads the ticks in the steps' query: yesterday's
+    tick and the evening's stay out of this morning, a tick made since shows."""
+    heat, si_reset = step_named(flare, "Heat first"), step_named(flare, "Passive SI reset")
+    day = client_person.local_today()
+    services.step_complete(step=heat, day=day - timedelta(days=1), slot="morning")
+    services.step_complete(step=si_reset, day=day, slot="evening")
+    page = text(phone.get(TODAY))
+    assert "is-done" not in card(page, "morning", heat)
+    assert "is-done" not in card(page, "morning", si_reset)
+    assert "is-done" in card(page, "evening", si_reset)
+    services.step_complete(step=heat, day=day, slot="morning")
+    page = text(phone.get(TODAY))
+    assert "Heat first, done 06:00" in card(page, "morning", heat)

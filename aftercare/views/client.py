@@ -11,7 +11,6 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
-from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -80,12 +79,12 @@ class ClientShortLoginView(ClientLoginView):
 @client_required
 def today(request: HttpRequest) -> HttpResponse:
     client: Client = request.client
-    plan = selectors.client_active_plan(client)
+    day = client.local_today()
+    plan = selectors.client_active_plan(client, ticks_on=day)  # the steps with today's ticks
     if plan is None:
         return render(request, "client/no_plan.html", {"client": client})
     if "routine" in request.GET and plan.phase != Phase.HOLD:
-        return _routine_step(request, client, plan)
-    day = client.local_today()
+        return _routine_step(request, client, plan, day)
     view = selectors.plan_day(plan, client, day)
     book_by = None if plan.phase == Phase.HOLD else _booking_day(client)
     slots = _today_slots(view, client)
@@ -211,7 +210,7 @@ def _booking_day(client: Client) -> date | None:
     or a session."""
     if not client.practice.booking_url or client.massage_cadence == Client.Cadence.NONE:
         return None
-    last_session = client.sessions.aggregate(last=Max("date"))["last"]
+    last_session = selectors.client_last_session(client)
     if last_session is None:
         return None
     try:
@@ -372,11 +371,10 @@ def _routine_url(slot: str, position: int) -> str:
     return reverse("client-today") + f"?routine={slot}&step={position}"
 
 
-def _routine_step(request: HttpRequest, client: Client, plan) -> HttpResponse:
+def _routine_step(request: HttpRequest, client: Client, plan, day: date) -> HttpResponse:
     """The guided routine, one step a screen (?routine=morning&step=2), then a finish
     screen; the same page with or without script (client.js adds the timer's sound,
     ticks in place and moves on without a reload)."""
-    day = client.local_today()
     slots = {s.name: s for s in _today_slots(selectors.plan_day(plan, client, day), client)}
     current = slots.get(request.GET.get("routine", ""))
     position = _routine_position(request.GET.get("step"))
