@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db.models import (
+    DateField,
+    DateTimeField,
     F,
     FilteredRelation,
     Max,
@@ -18,13 +20,14 @@ from django.db.models import (
     Value,
     prefetch_related_objects,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Lower
 
 from aftercare.models import Alert, Completion, Plan, PlanStep, SymptomLog
 from aftercare.rules import progress, schedule, taper
 from aftercare.rules.attention import Level
 from aftercare.rules.phases import Phase
-from clients.models import Client, MassageSession, Practice, Therapist
+from clients.models import Client, Practice, Therapist
 
 
 def client_active_plan(client: Client, *, ticks_on: date | None = None) -> Plan | None:
@@ -57,12 +60,23 @@ def client_active_plan(client: Client, *, ticks_on: date | None = None) -> Plan 
     return plan
 
 
-def _tick_columns(day: date) -> dict[str, Subquery]:
+# Correlated subqueries on the outer query's own table (aftercare_planstep, aftercare_plan).
+TICKED_SQL = (
+    "SELECT done_at FROM aftercare_completion "
+    "WHERE step_id = aftercare_planstep.id AND day = %s AND slot = %s"
+)
+NEWEST_SESSION_SQL = (
+    "SELECT MAX(date) FROM clients_massagesession WHERE client_id = aftercare_plan.client_id"
+)
+
+
+def _tick_columns(day: date) -> dict[str, RawSQL]:
     """When each step was ticked for each slot of `day` (NULL: not ticked); one row at
-    most per (step, day, slot), by the constraint one_completion_per_slot."""
+    most per (step, day, slot), by the constraint one_completion_per_slot. Plain SQL: the
+    same subquery as an ORM Subquery cost ~1 ms of Python a page to compile."""
     return {
-        f"ticked_{slot}": Subquery(
-            Completion.objects.filter(step=OuterRef("pk"), day=day, slot=slot).values("done_at")[:1]
+        f"ticked_{slot}": RawSQL(  # noqa: S611 (constant SQL, the values bound)
+            TICKED_SQL, (day, str(slot)), output_field=DateTimeField()
         )
         for slot in schedule.SlotName
     }
@@ -89,10 +103,10 @@ def client_last_session(client: Client) -> date | None:
     return client.sessions.aggregate(last=Max("date"))["last"]
 
 
-def newest_session_day() -> Subquery:
-    """The newest session's day of the plan's client, as a column of a Plan query."""
-    sessions = MassageSession.objects.filter(client=OuterRef("client_id"))
-    return Subquery(sessions.order_by("-date").values("date")[:1])
+def newest_session_day() -> RawSQL:
+    """The newest session's day of the plan's client, as a column of a Plan query (plain
+    SQL, like _tick_columns: cheaper to compile than a Subquery)."""
+    return RawSQL(NEWEST_SESSION_SQL, (), output_field=DateField())  # noqa: S611 (constant)
 
 
 def active_plan_loaded(client: Client, plan: Plan) -> None:

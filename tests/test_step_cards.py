@@ -239,7 +239,7 @@ def test_two_clients_with_equal_plans_never_see_each_others_tokens_ticks_or_name
     for entry in entries:
         assert "csrfmiddlewaretoken" not in entry and "<form" not in entry
         assert client_person.first_name not in entry and other.first_name not in entry
-        assert "is-done" not in entry and str(si_reset.pk) not in entry
+        assert "is-done" not in entry and 'id="step-' not in entry and "value=" not in entry
 
 
 def _cached_values():
@@ -335,3 +335,36 @@ def test_todays_ticks_come_with_the_steps_and_only_todays(phone, flare, client_p
     services.step_complete(step=heat, day=day, slot="morning")
     page = text(phone.get(TODAY))
     assert "Heat first, done 06:00" in card(page, "morning", heat)
+
+
+def test_the_plain_sql_columns_name_the_tables_the_models_use():
+    """selectors' TICKED_SQL and NEWEST_SESSION_SQL spell table names out: a renamed table
+    must fail here, not on Today."""
+    from aftercare import selectors
+    from aftercare.models import Completion, Plan
+    from clients.models import MassageSession
+
+    words = set(re.findall(r"\w+", selectors.TICKED_SQL + " " + selectors.NEWEST_SESSION_SQL))
+    for model in (Completion, PlanStep, MassageSession, Plan):
+        assert model._meta.db_table in words
+
+
+def test_the_booking_line_reads_the_newest_session_loaded_with_the_plan(
+    phone, flare, client_person, practice
+):
+    """The access check's newest-session column: an older session added later does not
+    move the suggested day, a newer one does."""
+    from clients.models import MassageSession
+
+    practice.booking_url = "https://book.example/now"
+    practice.save()
+    client_person.massage_cadence = "monthly"
+    client_person.save()
+    today = client_person.local_today()
+    MassageSession.objects.create(client=client_person, date=today - timedelta(days=40))
+    page = text(phone.get(TODAY))
+    assert "Time for your next massage" in page
+    MassageSession.objects.create(client=client_person, date=today - timedelta(days=60))
+    assert "Time for your next massage" in text(phone.get(TODAY))
+    MassageSession.objects.create(client=client_person, date=today)
+    assert "Time for your next massage" not in text(phone.get(TODAY))

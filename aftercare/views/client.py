@@ -101,6 +101,7 @@ def today(request: HttpRequest) -> HttpResponse:
             "checkin_first": _checkin_first(slots),
             "phase_sentence": PHASE_SENTENCES[Phase(plan.phase)],
             "practice": client.practice,
+            "done_url": reverse("client-step-done"),  # every card's form: reversed once
             # "Book your next massage" from the day the booking nudge is due (a hold
             # stops the nudges, so it stops this too).
             "book_by": book_by,
@@ -343,7 +344,13 @@ def _tick_answer(request, client, plan, step, day, slot, said) -> JsonResponse:
             "said": f"{said} {current.title}: {current.progress.words}.",
             "done": entry.done,
             "slot": slot,
-            "card": html("includes/step_card.html", entry=entry, slot=current, day=day),
+            "card": html(
+                "includes/step_card.html",
+                entry=entry,
+                slot=current,
+                day=day,
+                done_url=reverse("client-step-done"),
+            ),
             "head": html(
                 "client/includes/slot_head.html",
                 slot=current,
