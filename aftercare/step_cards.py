@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 
 from django.conf import settings
 from django.core.cache import caches
@@ -50,6 +51,7 @@ FIELDS = (
     "safety_notes",
 )
 CACHE_ALIAS = "step_cards"
+log = logging.getLogger(__name__)
 TIMEOUT = 7 * 24 * 3600
 
 
@@ -59,7 +61,11 @@ def bodies(steps: list[PlanStep]) -> dict[int, SafeString]:
     setting = _setting_stamp()
     keys = {step.id: _key(step, setting) for step in steps}
     cache = caches[CACHE_ALIAS]
-    found = cache.get_many(set(keys.values()))
+    try:
+        found = cache.get_many(set(keys.values()))
+    except Exception:  # a cache moved to a server that is down: render, never fail Today
+        log.warning("Step cards: the cache can't be read; rendering", exc_info=True)
+        found, cache = {}, None
     out: dict[int, SafeString] = {}
     missing: dict[str, str] = {}
     for step in steps:
@@ -71,8 +77,11 @@ def bodies(steps: list[PlanStep]) -> dict[int, SafeString]:
             html = missing.get(key) or render_to_string(BODY_TEMPLATE, {"step": step})
             missing[key] = html
         out[step.id] = html
-    if missing:
-        cache.set_many(missing, TIMEOUT)
+    if missing and cache is not None:
+        try:
+            cache.set_many(missing, TIMEOUT)
+        except Exception:
+            log.warning("Step cards: the cache can't be written", exc_info=True)
     return out
 
 

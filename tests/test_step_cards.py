@@ -368,3 +368,17 @@ def test_the_booking_line_reads_the_newest_session_loaded_with_the_plan(
     assert "Time for your next massage" in text(phone.get(TODAY))
     MassageSession.objects.create(client=client_person, date=today)
     assert "Time for your next massage" not in text(phone.get(TODAY))
+
+
+def test_a_cache_that_fails_still_shows_today(phone, flare):
+    """The step_cards cache moved to a server that is down: Today renders every card."""
+    cache = caches[step_cards.CACHE_ALIAS]
+    with (
+        mock.patch.object(cache, "get_many", side_effect=ConnectionError("down")),
+        mock.patch.object(cache, "set_many", side_effect=AssertionError("not called")),
+    ):
+        page = text(phone.get(TODAY))
+    assert page.count("How to do it") == 6
+    with mock.patch.object(cache, "set_many", side_effect=ConnectionError("down")):
+        caches[step_cards.CACHE_ALIAS].clear()
+        assert text(phone.get(TODAY)).count("How to do it") == 6
