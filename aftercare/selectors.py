@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db.models import (
+    DateField,
+    DateTimeField,
     F,
     FilteredRelation,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -17,6 +20,7 @@ from django.db.models import (
     Value,
     prefetch_related_objects,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Lower
 
 from aftercare.models import Alert, Completion, Plan, PlanStep, SymptomLog
@@ -26,24 +30,83 @@ from aftercare.rules.phases import Phase
 from clients.models import Client, Practice, Therapist
 
 
-def client_active_plan(client: Client) -> Plan | None:
+def client_active_plan(client: Client, *, ticks_on: date | None = None) -> Plan | None:
     """The active plan and its steps (2 queries). The client's practice comes along in
-    the plan's query, so a page that shows it (every client page does) needs no third."""
+    the plan's query, so a page that shows it (every client page does) needs no third.
+
+    With `ticks_on` (a page that shows one day: Today, the guided routine) each step
+    also carries that day's tick times, one subquery per slot in the steps' query, so
+    the first plan_day for that day needs no query of its own."""
     steps = PlanStep.objects.order_by("order", "id")
+    if ticks_on is not None:
+        steps = steps.annotate(**_tick_columns(ticks_on))
     loaded = client.__dict__.pop("_active_plan", None)  # used once: a later call re-reads
     if loaded is not None:
         prefetch_related_objects([loaded], Prefetch("steps", queryset=steps))
-        return loaded
-    plan = (
-        Plan.objects.filter(client=client, ended_at=None)
-        .select_related("client__practice")
-        .prefetch_related(Prefetch("steps", queryset=steps))
-        .first()
-    )
-    if plan is not None:
+        plan = loaded
+    else:
+        plan = (
+            Plan.objects.filter(client=client, ended_at=None)
+            .select_related("client__practice")
+            .prefetch_related(Prefetch("steps", queryset=steps))
+            .first()
+        )
+        if plan is None:
+            return None
         client.practice = plan.client.practice
         plan.client = client
+    if ticks_on is not None:
+        plan.__dict__["_ticks_on"] = ticks_on
     return plan
+
+
+# Correlated subqueries on the outer query's own table (aftercare_planstep, aftercare_plan).
+TICKED_SQL = (
+    "SELECT done_at FROM aftercare_completion "
+    "WHERE step_id = aftercare_planstep.id AND day = %s AND slot = %s"
+)
+NEWEST_SESSION_SQL = (
+    "SELECT MAX(date) FROM clients_massagesession WHERE client_id = aftercare_plan.client_id"
+)
+
+
+def _tick_columns(day: date) -> dict[str, RawSQL]:
+    """When each step was ticked for each slot of `day` (NULL: not ticked); one row at
+    most per (step, day, slot), by the constraint one_completion_per_slot. Plain SQL: the
+    same subquery as an ORM Subquery cost ~1 ms of Python a page to compile."""
+    return {
+        f"ticked_{slot}": RawSQL(  # noqa: S611 (constant SQL, the values bound)
+            TICKED_SQL, (day, str(slot)), output_field=DateTimeField()
+        )
+        for slot in schedule.SlotName
+    }
+
+
+def _loaded_ticks(plan: Plan, day: date) -> list[tuple[int, str, datetime]] | None:
+    """The ticks client_active_plan(ticks_on=day) loaded with the steps, once: a second
+    plan_day in the same request (after a tick is written) reads them afresh."""
+    if plan.__dict__.pop("_ticks_on", None) != day:
+        return None
+    return [
+        (step.id, str(slot), at)
+        for step in plan.steps.all()
+        for slot in schedule.SlotName
+        if (at := getattr(step, f"ticked_{slot}")) is not None
+    ]
+
+
+def client_last_session(client: Client) -> date | None:
+    """The day of the client's newest massage session (None: none yet): loaded by the
+    client pages' access check with the plan (`last_session_day`), else one query."""
+    if "_last_session" in client.__dict__:
+        return client.__dict__["_last_session"]
+    return client.sessions.aggregate(last=Max("date"))["last"]
+
+
+def newest_session_day() -> RawSQL:
+    """The newest session's day of the plan's client, as a column of a Plan query (plain
+    SQL, like _tick_columns: cheaper to compile than a Subquery)."""
+    return RawSQL(NEWEST_SESSION_SQL, (), output_field=DateField())  # noqa: S611 (constant)
 
 
 def active_plan_loaded(client: Client, plan: Plan) -> None:
@@ -51,6 +114,8 @@ def active_plan_loaded(client: Client, plan: Plan) -> None:
     client pages' access check does), so it only adds the steps. Used once."""
     plan.client = client
     client.__dict__["_active_plan"] = plan
+    if hasattr(plan, "last_session_day"):
+        client.__dict__["_last_session"] = plan.last_session_day
 
 
 def plan_state(plan: Plan) -> taper.PlanState:
@@ -177,7 +242,8 @@ class TodayView:
 
 
 def plan_day(plan: Plan, client: Client, day: date) -> TodayView:
-    """The slots of one local day with the steps due and which are done (2 queries)."""
+    """The slots of one local day with the steps due and which are done (1 query; none
+    when client_active_plan loaded that day's ticks with the steps)."""
     steps_by_id = {step.id: step for step in plan.steps.all()}
     due = plan_steps_due(plan)
     prefs = client_preferences(client)
@@ -185,8 +251,12 @@ def plan_day(plan: Plan, client: Client, day: date) -> TodayView:
     slots = schedule.slots_for_day(due, prefs, client.zone_name, day, phase)
     done: dict[str, set[int]] = {}
     done_at: dict[str, dict[int, datetime]] = {}
-    ticks = Completion.objects.filter(step__plan=plan, day=day)
-    for step_id, slot_name, at in ticks.values_list("step_id", "slot", "done_at"):
+    ticks = _loaded_ticks(plan, day)
+    if ticks is None:
+        ticks = Completion.objects.filter(step__plan=plan, day=day).values_list(
+            "step_id", "slot", "done_at"
+        )
+    for step_id, slot_name, at in ticks:
         done.setdefault(slot_name, set()).add(step_id)
         done_at.setdefault(slot_name, {})[step_id] = at
     views = [

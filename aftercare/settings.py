@@ -150,6 +150,14 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The body of each step's card on Today, in each process's memory: its key is a digest of
+# what it shows, so an entry never goes stale and needs no sharing (aftercare/step_cards.py).
+# ~1-2 KB an entry: 5,000 distinct steps are ~10 MB a process at most (least recent out).
+CACHES["step_cards"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "step-cards",
+    "OPTIONS": {"MAX_ENTRIES": 5000},
+}
 
 # --- Celery ---
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"

@@ -323,6 +323,9 @@ def pages(results: Results, server: Gunicorn, scene: Scene) -> None:
             value = percentile(times[page], share)
             base = percentile(times[floor], share)
             note = ""
+            if page == "today":
+                large = percentile(times["today_large"], share)
+                note = f"{scene.small_steps} steps; with {scene.large_steps}: {large:.1f} ms"
             if page == "dashboard":
                 few = percentile(times["dashboard_few"], share)
                 note = f"{scene.practice_sizes[0]} clients; with {scene.practice_sizes[1]}: {few:.1f} ms"

@@ -13,10 +13,10 @@ from aftercare.models import PlanStep
 from aftercare.rules.phases import Phase
 from tests import factories
 
-# session, user, the client with their practice and active plan (one query, in the access
-# check), the plan's steps, today's ticks, the last session (when the practice has a
-# booking link: "Book your next massage" when due)
-TODAY_QUERIES = 6
+# session, user, the client with their practice, active plan and newest session's day
+# (one query, in the access check: the day for "Book your next massage"), the plan's
+# steps with today's tick times (one subquery per slot)
+TODAY_QUERIES = 4
 # session, user, therapist, practice, how many need the therapist, how many clients, one
 # page of clients with everything a row shows (sorted and limited in SQL), and the
 # data-problem count (distinct zones, the clients with bad values, distinct video links):

@@ -11,7 +11,6 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
-from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -22,7 +21,7 @@ from sesame.utils import get_query_string
 from sesame.utils import get_user as sesame_get_user
 from sesame.views import LoginView
 
-from aftercare import calendars, checkins, offline, push, selectors, services, triage
+from aftercare import calendars, checkins, offline, push, selectors, services, step_cards, triage
 from aftercare.forms import CheckinForm, ClientSettingsForm, NewLinkForm
 from aftercare.models import PlanStep
 from aftercare.outbox import emails, reminders
@@ -80,15 +79,16 @@ class ClientShortLoginView(ClientLoginView):
 @client_required
 def today(request: HttpRequest) -> HttpResponse:
     client: Client = request.client
-    plan = selectors.client_active_plan(client)
+    day = client.local_today()
+    plan = selectors.client_active_plan(client, ticks_on=day)  # the steps with today's ticks
     if plan is None:
         return render(request, "client/no_plan.html", {"client": client})
     if "routine" in request.GET and plan.phase != Phase.HOLD:
-        return _routine_step(request, client, plan)
-    day = client.local_today()
+        return _routine_step(request, client, plan, day)
     view = selectors.plan_day(plan, client, day)
     book_by = None if plan.phase == Phase.HOLD else _booking_day(client)
     slots = _today_slots(view, client)
+    _fill_cards([entry for slot in slots for entry in slot.entries])
     return render(
         request,
         "client/today.html",
@@ -101,6 +101,7 @@ def today(request: HttpRequest) -> HttpResponse:
             "checkin_first": _checkin_first(slots),
             "phase_sentence": PHASE_SENTENCES[Phase(plan.phase)],
             "practice": client.practice,
+            "done_url": reverse("client-step-done"),  # every card's form: reversed once
             # "Book your next massage" from the day the booking nudge is due (a hold
             # stops the nudges, so it stops this too).
             "book_by": book_by,
@@ -120,6 +121,7 @@ class StepEntry:
     done: bool
     done_at: datetime | None
     position: int  # 1-based, the guided routine's ?step=
+    card: str = ""  # the step's card body, not done (step_cards: cached), on Today only
 
     @property
     def timer_seconds(self) -> int:
@@ -184,6 +186,15 @@ def _today_slots(view: selectors.TodayView, client: Client) -> list[SlotRoutine]
     return [slots[first]] + [s for i, s in enumerate(slots) if i != first]
 
 
+def _fill_cards(entries: list[StepEntry]) -> None:
+    """Each step's card body (cached: step_cards) on the entries not done; a done step
+    shows one line, rendered per request."""
+    pending = [entry for entry in entries if not entry.done]
+    cards = step_cards.bodies([entry.step for entry in pending])
+    for entry in pending:
+        entry.card = cards[entry.step.id]
+
+
 def _checkin_first(slots: list[SlotRoutine]) -> bool:
     """The check-in is the one big button once the routine due now is done: every slot
     finished, or the next one not due yet (the morning done, the evening tonight)."""
@@ -200,7 +211,7 @@ def _booking_day(client: Client) -> date | None:
     or a session."""
     if not client.practice.booking_url or client.massage_cadence == Client.Cadence.NONE:
         return None
-    last_session = client.sessions.aggregate(last=Max("date"))["last"]
+    last_session = selectors.client_last_session(client)
     if last_session is None:
         return None
     try:
@@ -322,6 +333,7 @@ def _tick_answer(request, client, plan, step, day, slot, said) -> JsonResponse:
     entry = next((e for e in current.entries if e.step.id == step.id), None) if current else None
     if entry is None or day != client.local_today():  # yesterday's: Today doesn't show it
         return JsonResponse({"said": said, "done": None})
+    _fill_cards([entry])
     checkin_first = _checkin_first(slots)
 
     def html(template: str, **context) -> str:
@@ -332,7 +344,13 @@ def _tick_answer(request, client, plan, step, day, slot, said) -> JsonResponse:
             "said": f"{said} {current.title}: {current.progress.words}.",
             "done": entry.done,
             "slot": slot,
-            "card": html("includes/step_card.html", entry=entry, slot=current, day=day),
+            "card": html(
+                "includes/step_card.html",
+                entry=entry,
+                slot=current,
+                day=day,
+                done_url=reverse("client-step-done"),
+            ),
             "head": html(
                 "client/includes/slot_head.html",
                 slot=current,
@@ -360,11 +378,10 @@ def _routine_url(slot: str, position: int) -> str:
     return reverse("client-today") + f"?routine={slot}&step={position}"
 
 
-def _routine_step(request: HttpRequest, client: Client, plan) -> HttpResponse:
+def _routine_step(request: HttpRequest, client: Client, plan, day: date) -> HttpResponse:
     """The guided routine, one step a screen (?routine=morning&step=2), then a finish
     screen; the same page with or without script (client.js adds the timer's sound,
     ticks in place and moves on without a reload)."""
-    day = client.local_today()
     slots = {s.name: s for s in _today_slots(selectors.plan_day(plan, client, day), client)}
     current = slots.get(request.GET.get("routine", ""))
     position = _routine_position(request.GET.get("step"))
