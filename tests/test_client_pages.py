@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -129,7 +130,13 @@ def test_it_refuses_the_link_of_a_client_who_is_no_longer_active(client, client_
 
 
 def test_it_shows_a_flare_as_a_morning_and_an_evening_routine_with_heat_first(phone, plan):
-    response = phone.get(reverse("client-today"))
+    # The routine due now comes first: ask in the client's morning (tomorrow 08:00 in
+    # London), so the order does not depend on when the suite runs.
+    london = ZoneInfo("Europe/London")
+    tomorrow = timezone.localtime(timezone=london).date() + timedelta(days=1)
+    with time_machine.travel(datetime.combine(tomorrow, time(8), tzinfo=london), tick=False):
+        phone.force_login(plan.client.user, backend="sesame.backends.ModelBackend")
+        response = phone.get(reverse("client-today"))
     assert response.status_code == 200
     slots = slot_steps(response)
     heat = step_named(plan, "Heat first").pk
