@@ -349,3 +349,35 @@ def test_steps_count_only_on_active_plans(practice, therapist, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         services.plan_end(plan=plan, by=therapist.user)
     assert practice_counts.practice_counts(practice).problems == 0
+
+
+# --- "days ago" -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "delta",
+    [
+        timedelta(minutes=1),
+        timedelta(minutes=2, seconds=5),
+        timedelta(hours=1),
+        timedelta(hours=5, minutes=1),
+        timedelta(days=1),
+        timedelta(days=2, hours=3),
+        timedelta(days=7),
+        timedelta(days=15),
+        timedelta(days=31),
+        timedelta(days=70),
+        timedelta(days=365),
+        timedelta(days=800),
+    ],
+)
+def test_ago_says_what_djangos_timesince_says(delta):
+    """The dashboard's "days ago" skips the lazy translations, not a word."""
+    from datetime import UTC, datetime
+
+    from django.utils.timesince import timesince
+
+    from aftercare.templatetags.therapist_tags import ago
+
+    now = datetime(2026, 12, 4, 12, 30, tzinfo=UTC)
+    assert ago(now - delta, now) == f"{timesince(now - delta, now)} ago"
