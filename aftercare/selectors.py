@@ -426,10 +426,11 @@ def _uuid(value) -> uuid.UUID:
 
 
 def _when(value) -> datetime | None:
+    """SQLite stores UTC without a zone, as text or (declared columns) a naive datetime."""
     if isinstance(value, str):
         value = parse_datetime(value)
-        if value is not None and timezone.is_naive(value):
-            value = timezone.make_aware(value, UTC)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
     return value
 
 
