@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from html import escape  # Django's escape() without its lazy-string wrapper: the same text
 
 from django import template
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
@@ -28,12 +28,38 @@ def ago(value: datetime | date | None, now: datetime | None = None) -> str:
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     current = now or (timezone.now() if timezone.is_aware(value) else datetime.now())
-    if current - value < timedelta(minutes=1):
+    since = current - value
+    if since < timedelta(minutes=1):
         return "just now"
-    # English (the app's only language): the same words without a lazy translation per
-    # unit, which was most of the dashboard's time for its fifty rows.
-    english = (translation.get_language() or "en").startswith("en")
-    return f"{timesince(value, current, time_strings=_ENGLISH if english else None)} ago"
+    # English is the app's only language: the same words as Django's timesince without
+    # a lazy translation per unit, and without its calendar under four weeks (no month
+    # fits in less). That was most of the time of the dashboard's fifty rows.
+    if not (translation.get_language() or "en").startswith("en"):
+        return f"{timesince(value, current)} ago"
+    if since < _FOUR_WEEKS and value.utcoffset() == current.utcoffset():
+        return f"{_weeks_to_minutes(since.total_seconds())} ago"
+    return f"{timesince(value, current, time_strings=_ENGLISH)} ago"
+
+
+_FOUR_WEEKS = timedelta(weeks=4)
+_CHUNKS = (("week", 7 * 24 * 3600), ("day", 24 * 3600), ("hour", 3600), ("minute", 60))
+
+
+def _weeks_to_minutes(seconds: float) -> str:
+    """timesince's words for under four weeks: the two largest adjacent units, the
+    first not zero, "2\xa0days, 3\xa0hours" (a no-break space in each)."""
+    counts = []
+    for unit, chunk in _CHUNKS:
+        count = int(seconds // chunk)
+        counts.append((unit, count))
+        seconds -= chunk * count
+    first = next(i for i, (_, count) in enumerate(counts) if count)
+    words = []
+    for unit, count in counts[first : first + 2]:
+        if not count:
+            break
+        words.append(f"{count}\xa0{unit}" + ("" if count == 1 else "s"))
+    return ", ".join(words)
 
 
 class _Unit:
