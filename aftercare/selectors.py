@@ -337,7 +337,8 @@ class Everyone:
     def __getitem__(self, page: slice) -> list[DashboardRow]:
         start, stop = page.start or 0, self.clients if page.stop is None else page.stop
         runs, params = [], []
-        lengths = (self.needs, self.active - self.needs, self.clients - self.active)
+        # Never below 0: the cached counts may be a little older than `needs`.
+        lengths = (self.needs, max(self.active - self.needs, 0), max(self.clients - self.active, 0))
         for run, length in enumerate(lengths):
             offset = min(max(start, 0), length)
             limit = max(min(stop, length) - offset, 0)

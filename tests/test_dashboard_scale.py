@@ -298,6 +298,21 @@ def test_a_stale_active_count_never_breaks_a_page(therapist_client, practice, th
     assert len(names) == len(set(names)) and set(names) <= {f"Client {n}" for n in range(6)}
 
 
+def test_counts_older_than_the_needs_count_never_break_a_page(practice, mixed):
+    """Cached counts from before clients were added behind the app's back, with the
+    live "need you" count above them: a short page, never an error."""
+    for clients, active in ((0, 0), (3, 2), (6, 5)):
+        rows = selectors.Everyone(practice, 6, clients, active)[0:50]
+        assert [row.client.name for row in rows][:6] == [
+            "zed Urgent",
+            "Amy Today",
+            "bob Today",
+            "Cat Today",
+            "Dan Soon",
+            "eve Watch",
+        ]
+
+
 # --- the plan PostgreSQL can take ---------------------------------------------------------------
 
 
