@@ -298,6 +298,17 @@ def test_a_stale_active_count_never_breaks_a_page(therapist_client, practice, th
     assert len(names) == len(set(names)) and set(names) <= {f"Client {n}" for n in range(6)}
 
 
+def test_a_calm_plan_with_a_stray_trigger_time_keeps_its_place_by_name(practice, mixed):
+    """SQL could leave a time on a calm plan (triage never does): the calm run stays in
+    name order on every page, as its index reads it."""
+    Plan.objects.filter(client=mixed["Dora Calm"]).update(attention_at=timezone.now())
+    everyone = _everyone(practice)
+    calm = [row.client.name for row in everyone[6:13]]
+    assert calm == ["abe Calm", "Abe Calm", "al NoPlan", "Bea Calm", "carl Calm", "Dora Calm"] + [
+        "Nia NoPlan"
+    ]
+
+
 def test_counts_older_than_the_needs_count_never_break_a_page(practice, mixed):
     """Cached counts from before clients were added behind the app's back, with the
     live "need you" count above them: a short page, never an error."""
