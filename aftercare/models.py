@@ -217,6 +217,13 @@ class Plan(models.Model):
                 condition=models.Q(ended_at=None),
                 name="plan_planning_due",
             ),
+            # The dashboard's clients above calm and their count ("N need you"): as many
+            # entries as plans needing a therapist, whatever the number of clients.
+            models.Index(
+                fields=["client", "attention_level", "attention_at"],
+                condition=models.Q(ended_at=None, attention_level__gt=Level.CALM.value),
+                name="plan_needs_attention",
+            ),
         ]
 
     def __str__(self) -> str:

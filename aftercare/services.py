@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from aftercare import triage
+from aftercare import practice_counts, triage
 from aftercare.models import (
     Completion,
     Exercise,
@@ -77,6 +77,7 @@ def plan_assign(
         )
         reminders.reminders_forget_pending(client=client)
         triage.attention_refresh(plan=plan, now=now)  # starts the clocks (no check-in yet)
+        practice_counts.forget(client.practice_id)  # other steps' video links count now
         PhaseChange.objects.create(
             plan=plan,
             to_phase=phase,
@@ -123,6 +124,7 @@ def plan_end(*, plan: Plan, by: User | None = None) -> None:
     with transaction.atomic():
         ended = Plan.objects.filter(pk=plan.pk, ended_at=None).update(ended_at=timezone.now())
         reminders.reminders_forget_pending(client=plan.client)
+        practice_counts.forget(plan.client.practice_id)  # its steps' video links no longer count
         if ended:
             audit_event_record(
                 client=plan.client, by=by, action=AuditEvent.Action.PLAN_ENDED, detail=plan.name
@@ -370,6 +372,7 @@ def plan_steps_update(*, plan: Plan, steps: list[PlanStep], by: User | None) -> 
             changes.append(f"{step.name} ({labels})")
         if changes:
             reminders.plan_needs_planning(plan=plan)  # a step's frequency, skip or pause
+            practice_counts.forget(plan.client.practice_id)  # a video link, a frequency
             audit_event_record(
                 client=plan.client,
                 by=by,

@@ -22,7 +22,7 @@ def therapist_required(view):
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        therapist = getattr(user, "therapist", None)
+        therapist = _therapist_with_practice(user)
         if therapist is None:
             # A client who wanders into therapist pages sees "not found", not a login form.
             raise Http404("Not a therapist page for you")
@@ -32,6 +32,15 @@ def therapist_required(view):
             return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def _therapist_with_practice(user) -> Therapist | None:
+    """The therapist and their practice in one query (every therapist page shows the
+    practice's name); request.user.therapist elsewhere costs nothing more."""
+    therapist = Therapist.objects.select_related("practice").filter(user_id=user.pk).first()
+    if therapist is not None:
+        user.therapist = therapist
+    return therapist
 
 
 def client_required(view):

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from aftercare import (
     checkins,
     data_problems,
+    practice_counts,
     privacy,
     selectors,
     services,
@@ -89,32 +90,40 @@ RESCHEDULING_FIELDS = {"time_zone", "massage_cadence"}
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Who needs me, in what order and why: "Needs me" (the default) lists the clients
     above calm, the most pressing first; "Everyone" adds the rest. Sorted and paged in
-    the database, so only one page of rows is loaded."""
+    the database, so only one page of rows is loaded, and without a search nothing
+    reads every client of the practice: the counts of all clients and of data problems
+    come from the cache (aftercare.practice_counts), the rest from indexes."""
     therapist = get_therapist(request)
     practice = therapist.practice
     query = request.GET.get("q", "").strip()[:100]
     needs_count = selectors.needs_me_count(practice)
+    counts = practice_counts.practice_counts(practice)
     show = request.GET.get("show")
     if show not in ("needs", "all"):
         # Nobody needs you: the whole list is more use than an empty one.
         show = "needs" if needs_count and not query else "all"
-    clients = selectors.practice_clients(practice, query, needs_me=show == "needs")
-    paginator = Paginator(clients, DASHBOARD_PAGE_SIZE)
-    if show == "needs" and not query:
-        paginator.count = needs_count  # the same rows, counted already: one query fewer
-    page = paginator.get_page(request.GET.get("page"))
+    if query:
+        clients = selectors.practice_clients(practice, query, needs_me=show == "needs")
+    elif show == "needs":  # the first run of Everyone alone
+        clients = selectors.Everyone(practice, needs_count, needs_count, needs_count)
+    else:
+        clients = selectors.Everyone(practice, needs_count, counts.clients, counts.active)
+    page = Paginator(clients, DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = page.object_list
+    if query:
+        rows = [selectors.dashboard_row(client) for client in rows]
     return render(
         request,
         "therapist/dashboard.html",
         {
-            "rows": [selectors.dashboard_row(client) for client in page.object_list],
+            "rows": rows,
             "page": page,
             "query": query,
             "show": show,
             "practice": practice,
             "attention_count": needs_count,
             # Stored data the app can't use (a zone that isn't real...): their pages say what.
-            "problem_count": data_problems.practice_problem_count(practice),
+            "problem_count": counts.problems,
         },
     )
 
