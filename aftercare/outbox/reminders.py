@@ -403,7 +403,11 @@ _WRITE_SQL = """
     )
     UPDATE aftercare_planningbookmark AS b
     SET planned_until = (%s::timestamptz[])[chunk.schedule + 1]
-    FROM chunk WHERE b.plan_id = chunk.plan_id
+    FROM chunk
+    WHERE b.plan_id = chunk.plan_id
+      -- The chunk's bookmarks found by their key (else PostgreSQL may read and hash
+      -- every bookmark, for every chunk).
+      AND b.plan_id = ANY(ARRAY(SELECT plan_id FROM chunk))
 """
 
 
