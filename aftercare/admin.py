@@ -8,6 +8,7 @@ from aftercare.models import (
     Exercise,
     PhaseChange,
     Plan,
+    PlanningBookmark,
     PlanStep,
     Protocol,
     ProtocolStep,
@@ -59,6 +60,13 @@ class PlanAdmin(admin.ModelAdmin):
         "attention_recheck_at",
         "planned_until",
     ]
+
+    @admin.display(description="Reminders planned until")
+    def planned_until(self, plan: Plan) -> str:
+        bookmark = PlanningBookmark.objects.filter(plan_id=plan.pk).first()
+        if bookmark is None:
+            return "-"  # a plan that has ended (or is not saved yet)
+        return str(bookmark.planned_until or "the next tick")
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)

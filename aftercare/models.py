@@ -186,9 +186,6 @@ class Plan(models.Model):
     attention_at = models.DateTimeField(null=True, blank=True)  # the newest trigger
     attention_seen_at = models.DateTimeField(null=True, blank=True)  # "Seen" tapped
     attention_recheck_at = models.DateTimeField(null=True, blank=True)  # a clock runs out
-    # Reminder rows exist for every routine slot up to here; NULL: plan it at the next
-    # tick. Cleared by reminders.plan_needs_planning whenever what planning reads changes.
-    planned_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -207,15 +204,6 @@ class Plan(models.Model):
                 fields=["attention_recheck_at"],
                 condition=models.Q(ended_at=None),
                 name="plan_attention_recheck",
-            ),
-            # The tick finds the plans to plan (NULL first, then the soonest to run out)
-            # with two range scans of this index, in its order (planned_until, then id:
-            # NULLs last, in id order): each stops at its LIMIT, and one that finds
-            # nothing reads one entry.
-            models.Index(
-                fields=["planned_until", "id"],
-                condition=models.Q(ended_at=None),
-                name="plan_planning_due",
             ),
             # The dashboard's clients above calm and their count ("N need you"): as many
             # entries as plans needing a therapist, whatever the number of clients.
@@ -236,6 +224,33 @@ class Plan(models.Model):
     @property
     def phase_enum(self) -> Phase:
         return Phase(self.phase)
+
+
+class PlanningBookmark(models.Model):
+    """How far a plan's reminders are planned: rows exist for every routine slot up to
+    `planned_until`; NULL: plan it at the next tick (docs/reminders.md). Marked (NULL) by
+    reminders.plan_needs_planning whenever what planning reads changes, which also makes
+    a new plan's bookmark; a bookmark whose plan has ended is dropped by the planner.
+
+    A narrow table of its own, not a column of the plan: planning rewrites it for every
+    plan it plans, and on the plan that meant a new entry in each of the plan's indexes."""
+
+    plan = models.OneToOneField(
+        Plan, on_delete=models.CASCADE, primary_key=True, related_name="bookmark"
+    )
+    planned_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The tick finds the plans to plan (NULL first, then the soonest to run out)
+            # with two range scans of this index, in its order (planned_until, then plan:
+            # NULLs last, in plan order): each stops at its LIMIT, and one that finds
+            # nothing reads one entry.
+            models.Index(fields=["planned_until", "plan"], name="planning_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Plan {self.plan_id} planned until {self.planned_until or '(to plan)'}"
 
 
 class PlanStep(StepFrequencies, Dosage):

@@ -122,6 +122,18 @@ def clients_make(
                 "protocol": bench.template.protocol_id,
             },
         )
+        # Each new plan's planning bookmark, "plan me" (what plan_assign's mark makes).
+        cursor.execute(
+            """
+            INSERT INTO aftercare_planningbookmark (plan_id, planned_until)
+            SELECT p.id, NULL
+            FROM aftercare_plan p
+            JOIN clients_client c ON c.id = p.client_id
+            JOIN clients_user u ON u.id = c.user_id
+            WHERE u.email LIKE %(tag)s || '-%%@clients.invalid'
+            """,
+            {"tag": tag},
+        )
         # Every column of the template's steps (whatever fields PlanStep has today).
         copied = [
             f'"{field.column}"'
@@ -179,6 +191,7 @@ def analyze() -> None:
             "clients_user",
             "clients_client",
             "aftercare_plan",
+            "aftercare_planningbookmark",
             "aftercare_planstep",
             "aftercare_symptomlog",
             "aftercare_reminder",

@@ -835,17 +835,20 @@ def reminders_part(results: Results, env: dict[str, str], counts: tuple[int, ...
     measured = {}
     for plans in counts:
         print(f"reminders: planning and claiming for {plans:,} active plans (own process)")
-        child = subprocess.run(
-            [PY, "-m", "bench.run", "--reminders-child", str(plans)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=3600,
-            check=False,
-        )
-        if child.returncode != 0:
-            raise RuntimeError(f"reminders child failed:\n{child.stdout}\n{child.stderr}")
+        # The data is made by a process of its own, so the measuring process holds only
+        # what planning and claiming need (not the memory left by making a million clients).
+        for flag in ("--reminders-data", "--reminders-child"):
+            child = subprocess.run(
+                [PY, "-m", "bench.run", flag, str(plans)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=3600,
+                check=False,
+            )
+            if child.returncode != 0:
+                raise RuntimeError(f"reminders {flag} failed:\n{child.stdout}\n{child.stderr}")
         measured[plans] = json.loads(child.stdout.strip().splitlines()[-1])
         print(f"  {measured[plans]}")
     for plans, found in measured.items():
@@ -921,15 +924,12 @@ def reset_peak_rss() -> None:
         pass  # elsewhere the peak is the whole process's
 
 
-def reminders_child(plans: int) -> None:
-    """Runs in its own process so its peak memory is its own."""
-    import gc
-
-    from django.db import connection, transaction
+def reminders_data(plans: int) -> None:
+    """`plans` active plans in the bench's plans practice (made here, in a process of its
+    own: the measuring process must not start with the memory this leaves behind)."""
     from django.utils import timezone
 
-    from aftercare.models import Plan, Reminder
-    from aftercare.outbox import reminders
+    from aftercare.models import Plan, PlanningBookmark
     from aftercare.rules.phases import Phase
     from bench import data
     from clients.models import Practice
@@ -941,10 +941,12 @@ def reminders_child(plans: int) -> None:
         bench = data.BenchPractice(
             practice, practice.therapists.get(), Plan.objects.get(client__name="Template plans")
         )
-    # Only this practice's plans count: every other bench plan ends here.
+    # Only this practice's plans count: every other bench plan ends here, and its
+    # bookmark goes (as the planner drops an ended plan's: not timed here).
     Plan.objects.filter(ended_at=None).exclude(client__practice=bench.practice).update(
         ended_at=timezone.now()
     )
+    PlanningBookmark.objects.exclude(plan__ended_at=None).delete()
     active = Plan.objects.filter(ended_at=None).count()
     if plans > active:
         data.clients_make(
@@ -954,11 +956,25 @@ def reminders_child(plans: int) -> None:
             zones=("Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata"),
             phases=(Phase.FLARE, Phase.SUBSIDING, Phase.MAINTENANCE),
         )
+
+
+def reminders_child(plans: int) -> None:
+    """Runs in its own process so its peak memory is its own: plans every plan (made by
+    reminders_data), claims every row, then the floor and the steady ticks."""
+    import gc
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from aftercare.models import Plan, Reminder
+    from aftercare.outbox import reminders
+    from bench import data
+
     assert Plan.objects.filter(ended_at=None).count() == plans
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE aftercare_reminder")
-        cursor.execute("UPDATE aftercare_plan SET planned_until = NULL")  # all to plan
-        cursor.execute("VACUUM aftercare_plan")  # as autovacuum would after that update
+        cursor.execute("UPDATE aftercare_planningbookmark SET planned_until = NULL")  # all
+        cursor.execute("VACUUM aftercare_planningbookmark")  # as autovacuum would after it
     data.analyze()
     gc.collect()
     reset_peak_rss()
@@ -1075,9 +1091,14 @@ def main() -> None:
     parser.add_argument(
         "--without-1m", action="store_true", help="leave the 1,000,000-plan figures out"
     )
+    parser.add_argument("--reminders-data", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--reminders-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     env = bench_environment()
+    if args.reminders_data:
+        django_setup(env)
+        reminders_data(args.reminders_data)
+        return
     if args.reminders_child:
         django_setup(env)
         reminders_child(args.reminders_child)

@@ -8,13 +8,9 @@ from clients.models import Client, MassageSession, Practice, Therapist, User
 def _replan(**which) -> None:
     """A change made here reaches the reminders: the plans it touches are planned again
     at the next tick (aftercare's planner only re-reads plans that were marked)."""
-    from aftercare.models import Plan
     from aftercare.outbox import reminders
 
-    if "client" in which:
-        reminders.plan_needs_planning(client=which["client"])
-    else:
-        Plan.objects.filter(ended_at=None, **which).update(planned_until=None)
+    reminders.plan_needs_planning(**which)
 
 
 @admin.register(User)
@@ -38,7 +34,7 @@ class PracticeAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         if change:  # the practice's zone is the fallback of clients without one
-            _replan(client__practice=obj)
+            _replan(practice=obj)
 
 
 @admin.register(Therapist)

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from aftercare import data_problems, selectors, services, tasks
-from aftercare.models import Plan, PlanStep, Reminder
+from aftercare.models import PlanningBookmark, PlanStep, Reminder
 from aftercare.outbox import reminders
 from aftercare.rules.phases import Phase
 from clients import services as people
@@ -128,7 +128,7 @@ def test_one_bad_cadence_skips_that_clients_nudges_only(clock, practice, therapi
         factories.plan_for(person, therapist)  # their nudges are planned with their plans
         MassageSession.objects.create(client=person, therapist=therapist, date=date(2026, 11, 20))
     Client.objects.filter(pk=bad.pk).update(massage_cadence="yearly")
-    Plan.objects.update(planned_until=None)  # changed behind the services' back: replan
+    PlanningBookmark.objects.update(planned_until=None)  # changed behind the services' back: replan
     with caplog.at_level(logging.WARNING):
         reminders.reminders_plan_due()
     assert Reminder.objects.filter(client=good, kind="booking").exists()

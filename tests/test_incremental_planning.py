@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aftercare import checkins, services
-from aftercare.models import Plan, PlanStep, Reminder
+from aftercare.models import Plan, PlanningBookmark, PlanStep, Reminder
 from aftercare.outbox import reminders
 from aftercare.rules import schedule
 from aftercare.rules.phases import Phase
@@ -42,9 +42,12 @@ def planning(queries: CaptureQueriesContext) -> list[dict]:
 
 def due(plan: Plan) -> bool:
     """Whether the next tick plans this plan."""
-    plan.refresh_from_db(fields=["planned_until"])
-    until = plan.planned_until
+    until = planned_until(plan)
     return until is None or until <= timezone.now() + reminders.DAY_AHEAD
+
+
+def planned_until(plan: Plan) -> datetime | None:
+    return PlanningBookmark.objects.get(plan=plan).planned_until
 
 
 def routine(person: Client) -> list[tuple[str, datetime]]:
@@ -76,8 +79,7 @@ def test_a_plan_is_planned_again_only_when_its_next_day_comes_into_view(
     flare, client_person, clock
 ):
     reminders.reminders_plan_due()
-    planned_until = Plan.objects.get(pk=flare.pk).planned_until
-    assert planned_until == datetime(2026, 11, 26, 18, 0, tzinfo=UTC)  # 36 hours ahead
+    assert planned_until(flare) == datetime(2026, 11, 26, 18, 0, tzinfo=UTC)  # 36 hours ahead
     assert [key for key, _ in routine(client_person)] == [
         "2026-11-25/morning",
         "2026-11-25/evening",
@@ -92,7 +94,7 @@ def test_a_plan_is_planned_again_only_when_its_next_day_comes_into_view(
     assert reminders.reminders_plan_due() == 2  # 26/evening (new) and 26/morning again
     assert "2026-11-26/evening" in [key for key, _ in routine(client_person)]
     # Never past the end of the client's local tomorrow.
-    assert Plan.objects.get(pk=flare.pk).planned_until == datetime(2026, 11, 27, tzinfo=UTC)
+    assert planned_until(flare) == datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def test_a_rollover_shared_by_many_plans_is_spread_over_ticks(clock, practice, therapist):

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from aftercare import services, tasks
-from aftercare.models import Plan, Reminder
+from aftercare.models import Plan, PlanningBookmark, Reminder
 from aftercare.outbox import reminders
 from aftercare.rules.phases import Phase
 from clients import services as people
@@ -91,7 +91,9 @@ def test_it_plans_in_the_clients_local_time(clock, therapist, practice):
 def test_it_plans_in_bulk(clock, practice, therapist):
     def queries_to_plan() -> int:
         Reminder.objects.all().delete()
-        Plan.objects.update(planned_until=None)  # rows deleted behind the planner's back
+        PlanningBookmark.objects.update(
+            planned_until=None
+        )  # rows deleted behind the planner's back
         with CaptureQueriesContext(connection) as queries:
             reminders.reminders_plan_due()
         return len(queries)

@@ -16,12 +16,13 @@ a later due time on the row, claimed again by the tick.
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 import socket
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from time import monotonic
 from zoneinfo import ZoneInfo
@@ -37,6 +38,7 @@ from aftercare.models import (
     Completion,
     Heartbeat,
     Plan,
+    PlanningBookmark,
     PlanStep,
     PushSubscription,
     Reminder,
@@ -45,7 +47,7 @@ from aftercare.models import (
 from aftercare.outbox import channels, emails
 from aftercare.rules import schedule
 from aftercare.rules.phases import Frequency, Phase
-from clients.models import Client, MassageSession, known_zone
+from clients.models import Client, MassageSession, Practice, known_zone
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +67,12 @@ MAX_ROUTINE_PER_DAY = 2  # TAPER.md: never more than 2 routine emails a day
 
 # --- 1. planning ---------------------------------------------------------------------------
 
-# Incremental planning: each plan carries `planned_until`, the moment up to which its rows
-# exist (NULL: plan it at the next tick). A tick plans only the plans whose rows run out
-# within DAY_AHEAD (their next local day is coming into the horizon) or that a service
-# marked (plan_needs_planning: phase, preferences, zone, steps, pause, assign, end). A tick
-# with nothing to plan is two indexed queries that find nothing, whatever the practice size.
+# Incremental planning: each active plan has a bookmark (PlanningBookmark.planned_until),
+# the moment up to which its rows exist (NULL: plan it at the next tick). A tick plans only
+# the plans whose rows run out within DAY_AHEAD (their next local day is coming into the
+# horizon) or that a service marked (plan_needs_planning: phase, preferences, zone, steps,
+# pause, a new plan). A tick with nothing to plan is two indexed queries that find nothing,
+# whatever the practice size.
 DAY_AHEAD = timedelta(hours=20)  # planned again once its rows reach less than this ahead
 PLAN_LIMIT = 50_000  # plans per tick at most: a shared rollover spreads over a few ticks
 
@@ -82,141 +85,357 @@ def reminders_plan_due(*, now: datetime | None = None, limit: int | None = PLAN_
     offered = planned = 0
     while limit is None or planned < limit:
         size = PLAN_CHUNK if limit is None else min(PLAN_CHUNK, limit - planned)
-        # One transaction per chunk: the chunk's plans stay locked (other beats skip
-        # them) until their rows and their new planned_until are written, and a service
-        # marking one of them meanwhile waits, so its mark is never overwritten.
+        # One transaction per chunk: the chunk's bookmarks stay locked (other beats skip
+        # them) until the rows and the new bookmarks are written, and a service marking
+        # one of them meanwhile waits, so its mark lands after and is never overwritten.
         with transaction.atomic():
             chunk = _due_plans(now, size)
             if not chunk:
                 break
-            rows, until = _plan_chunk(chunk, now)
-            _insert(rows)
-            _planned(until)
-        offered += len(rows)
+            offered += _write(_plan_chunk(chunk, now))
         planned += len(chunk)
         if len(chunk) < size:
             break
     return offered
 
 
-def _due_plans(now: datetime, size: int) -> list[tuple]:
-    """Active plans marked for planning, then those whose rows run out soonest, with
-    what their schedule depends on (_PLAN_VALUES), locked. Two index range scans
-    (plan_planning_due), each stopping at `size`: never a scan of all plans. Plans
-    another beat is planning are skipped, not waited for."""
-    active = (
-        Plan.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(ended_at=None)
-        .values_list(*_PLAN_VALUES)
-    )
-    in_index_order = ("planned_until", "id")  # the index's order (NULLs last, by id)
-    chunk = list(active.filter(planned_until=None).order_by(*in_index_order)[:size])
-    if len(chunk) < size:
-        soonest = active.filter(planned_until__lte=now + DAY_AHEAD).order_by(*in_index_order)
-        chunk += soonest[: size - len(chunk)]
-    return chunk
-
-
-def plan_needs_planning(*, plan: Plan | None = None, client: Client | None = None) -> int:
-    """Mark a plan (or the client's active plan) to be planned at the next tick: call it
-    after (or in the same transaction as) any change to what planning reads: phase,
-    steps, the client's times, zone, quiet hours, pause, subscriptions, active.
+def plan_needs_planning(
+    *, plan: Plan | None = None, client: Client | None = None, practice: Practice | None = None
+) -> int:
+    """Mark a plan (or the client's active plan, or every active plan of a practice) to be
+    planned at the next tick: call it after (or in the same transaction as) any change to
+    what planning reads: phase, steps, the client's times, zone, quiet hours, pause,
+    subscriptions, active; and for a new plan (which gets its bookmark here).
 
     A client without an active plan gets their booking nudges planned at once (no plan
     carries them to the tick)."""
-    plans = Plan.objects.filter(ended_at=None)
-    plans = plans.filter(pk=plan.pk) if plan is not None else plans.filter(client=client)
-    marked = plans.update(planned_until=None)
+    marked = _mark(_active_plans(plan=plan, client=client, practice=practice))
     if not marked and client is not None:
         _insert(_booking_rows_for([client.pk], timezone.now()))
     return marked
 
 
-# What a plan's routine slot times depend on, read as plain values (no model objects:
-# planning 100,000 plans must not build a million of them).
-_PLAN_VALUES = (
-    "id",
-    "client_id",
-    "phase",
-    "client__active",
-    "client__routine_emails",
-    "client__time_zone",
-    "client__morning_time",
-    "client__evening_time",
-    "client__reset_weekday",
-    "client__three_x_days",
-    "client__quiet_start",
-    "client__quiet_end",
-    "client__paused_until",
+def _active_plans(
+    *, plan: Plan | None = None, client: Client | None = None, practice: Practice | None = None
+):
+    plans = Plan.objects.filter(ended_at=None).order_by()
+    if plan is not None:
+        return plans.filter(pk=plan.pk)
+    if client is not None:
+        return plans.filter(client=client)
+    if practice is not None:
+        return plans.filter(client__practice=practice)
+    raise TypeError("say which plan, client or practice")
+
+
+def _mark(plans) -> int:
+    """NULL bookmarks for these plans, made if missing, in one statement. On PostgreSQL a
+    bookmark being planned is locked: the mark waits for that chunk's commit and lands
+    after it, so the plan is planned again with the change."""
+    ids, params = plans.values("id").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(_MARK_SQL.format(table=_BOOKMARKS, ids=ids), params)
+        return cursor.rowcount
+
+
+_BOOKMARKS = PlanningBookmark._meta.db_table
+# "WHERE true": SQLite needs it to read ON CONFLICT after INSERT ... SELECT.
+_MARK_SQL = """
+    INSERT INTO {table} (plan_id, planned_until) SELECT id, NULL FROM ({ids}) AS marked
+    WHERE true ON CONFLICT (plan_id) DO UPDATE SET planned_until = NULL
+"""
+
+
+# One due plan, as planning reads it (plain values: planning 100,000 plans must not build
+# a million model objects): plan id, client id, ended, has sessions, the phase, the client's
+# active and routine emails, then what its routine slot times depend on (zone, morning,
+# evening, reset weekday, 3x days as JSON text, quiet start and end, paused until) and its
+# steps' frequencies (a hashable summary: _step_summary).
+DuePlan = tuple
+
+
+def _due_plans(now: datetime, size: int) -> list[DuePlan]:
+    """Plans marked for planning, then those whose rows run out soonest, locked (their
+    bookmarks). Two range scans of the index planning_due, each stopping at `size`: never
+    a scan of all plans. Plans another beat is planning are skipped, not waited for."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_DUE_SQL.format(where="b.planned_until IS NULL"), [size])
+            chunk = cursor.fetchall()
+            if len(chunk) < size:
+                due = "b.planned_until <= %s"
+                cursor.execute(_DUE_SQL.format(where=due), [now + DAY_AHEAD, size - len(chunk)])
+                chunk += cursor.fetchall()
+        return chunk
+    return _due_plans_orm(now, size)
+
+
+# The steps as one text per plan: its distinct (flare, subsiding, maintenance, heat)
+# frequencies, sorted, so plans with the same steps share one value (one schedule).
+_DUE_SQL = """
+    SELECT b.plan_id, p.client_id, p.ended_at IS NOT NULL,
+           EXISTS (SELECT FROM clients_massagesession s WHERE s.client_id = p.client_id),
+           p.phase, c.active, c.routine_emails, c.time_zone, c.morning_time,
+           c.evening_time, c.reset_weekday, c.three_x_days::text, c.quiet_start,
+           c.quiet_end, c.paused_until,
+           (SELECT string_agg(DISTINCT concat_ws(',', s.flare, s.subsiding, s.maintenance,
+                                                 s.is_heat), ';')
+            FROM aftercare_planstep s
+            WHERE s.plan_id = b.plan_id AND NOT s.skipped AND s.paused_at IS NULL)
+    FROM aftercare_planningbookmark b
+    JOIN aftercare_plan p ON p.id = b.plan_id
+    JOIN clients_client c ON c.id = p.client_id
+    WHERE {where}
+    ORDER BY b.planned_until, b.plan_id
+    LIMIT %s
+    FOR UPDATE OF b SKIP LOCKED
+"""
+
+
+def _due_plans_orm(now: datetime, size: int) -> list[DuePlan]:
+    """The same as _DUE_SQL through the ORM (SQLite), the steps read in a second query."""
+    due = (
+        PlanningBookmark.objects.select_for_update(skip_locked=True, of=("self",))
+        .annotate(sessions=Exists(MassageSession.objects.filter(client=OuterRef("plan__client"))))
+        .values_list(*_DUE_VALUES)
+    )
+    in_index_order = ("planned_until", "plan_id")  # the index's order (NULLs last)
+    found = list(due.filter(planned_until=None).order_by(*in_index_order)[:size])
+    if len(found) < size:
+        soonest = due.filter(planned_until__lte=now + DAY_AHEAD).order_by(*in_index_order)
+        found += soonest[: size - len(found)]
+    steps = _steps_by_plan([row[0] for row in found])
+    chunk = []
+    for row in found:
+        plan = list(row)
+        plan[2] = plan[2] is not None  # ended
+        plan[11] = json.dumps(plan[11])  # the 3x days as _DUE_SQL reads them
+        chunk.append((*plan, tuple(sorted(steps[plan[0]]))))
+    return chunk
+
+
+_DUE_VALUES = (
+    "plan_id",
+    "plan__client_id",
+    "plan__ended_at",
+    "sessions",
+    "plan__phase",
+    "plan__client__active",
+    "plan__client__routine_emails",
+    "plan__client__time_zone",
+    "plan__client__morning_time",
+    "plan__client__evening_time",
+    "plan__client__reset_weekday",
+    "plan__client__three_x_days",
+    "plan__client__quiet_start",
+    "plan__client__quiet_end",
+    "plan__client__paused_until",
 )
+
+
+def _steps_by_plan(plan_ids: list[int]) -> dict[int, list[tuple]]:
+    """Per plan, the distinct (flare, subsiding, maintenance, heat) frequencies of the
+    steps in its routine (DISTINCT in the database), not every step row."""
+    in_routine = PlanStep.objects.filter(plan_id__in=plan_ids, skipped=False, paused_at=None)
+    summary = (
+        in_routine.values_list("plan_id", "flare", "subsiding", "maintenance", "is_heat")
+        .order_by()
+        .distinct()
+    )
+    steps: dict[int, list[tuple]] = defaultdict(list)
+    for plan_id, *values in summary:
+        steps[plan_id].append(tuple(values))
+    return steps
+
+
+def _step_summary(steps: str | tuple | None) -> tuple[tuple, ...]:
+    """_DUE_SQL's text ("daily,daily,3x_week,f;...") as _steps_by_plan's tuples."""
+    if not isinstance(steps, str):
+        return steps or ()
+    summary = []
+    for step in steps.split(";"):
+        flare, subsiding, maintenance, heat = step.split(",")
+        summary.append((flare, subsiding, maintenance, heat == "t"))
+    return tuple(summary)
 
 
 # PlanStep keeps one frequency column per phase: flare, subsiding, maintenance.
 _PHASE_COLUMN = {Phase.FLARE: 0, Phase.SUBSIDING: 1, Phase.MAINTENANCE: 2}
 
 
-def _plan_chunk(chunk: list[tuple], now: datetime) -> tuple[list[Row], dict[datetime, list[int]]]:
-    """Rows for a chunk of plans and, per new planned_until, the plans planned up to it.
+def _kinds(phase: str, steps: str | tuple | None) -> frozenset[tuple[Frequency, bool]]:
+    """The kinds of steps due in this phase: what the slot times depend on."""
+    column = _PHASE_COLUMN[phase]
+    return frozenset(
+        (Frequency(values[column]), bool(values[3])) for values in _step_summary(steps)
+    )
+
+
+@dataclass
+class ChunkPlan:
+    """What planning a chunk comes to: the distinct schedules (their slots, and the
+    moment they are planned up to), which plan follows which schedule, the booking
+    nudges, and the plans that have ended (their bookmarks go)."""
+
+    schedules: list[tuple[list[tuple[str, date, datetime]], datetime]] = field(default_factory=list)
+    plan_ids: list[int] = field(default_factory=list)
+    client_ids: list[int] = field(default_factory=list)
+    schedule_of: list[int] = field(default_factory=list)  # per plan, its schedule's index
+    bookings: list[Row] = field(default_factory=list)
+    ended: list[int] = field(default_factory=list)
+
+    def schedule(self, slots: list[tuple[str, date, datetime]], until: datetime) -> int:
+        self.schedules.append((slots, until))
+        return len(self.schedules) - 1
+
+    def follow(self, plan_id: int, client_id: int, schedule: int) -> None:
+        self.plan_ids.append(plan_id)
+        self.client_ids.append(client_id)
+        self.schedule_of.append(schedule)
+
+    def routine_rows(self) -> Iterator[Row]:
+        for plan_id, client_id, index in zip(
+            self.plan_ids, self.client_ids, self.schedule_of, strict=True
+        ):
+            for slot_key, day, due_at in self.schedules[index][0]:
+                yield (client_id, plan_id, Kind.ROUTINE.value, slot_key, day, due_at)
+
+    def offered(self) -> int:
+        routine = sum(len(self.schedules[index][0]) for index in self.schedule_of)
+        return routine + len(self.bookings)
+
+
+def _plan_chunk(chunk: list[DuePlan], now: datetime) -> ChunkPlan:
+    """The rows and new bookmarks of a chunk of plans.
 
     Clients who share a zone, preferences, phase and the kinds of steps due share their
-    slot times, so each distinct schedule is computed once per chunk, not once per plan.
-    It is the same `schedule.slots_between` that Today and the preview use."""
-    kinds_by_plan = _step_kinds_by_plan([row[0] for row in chunk])
+    slot times, so each distinct schedule is computed once per chunk, not once per plan
+    (and plans read alike are matched to it by one lookup). It is the same
+    `schedule.slots_between` that Today and the preview use."""
+    planned = ChunkPlan()
     # A plan with nothing to plan (on hold, client inactive or unsubscribed, bad data)
     # is looked at again after a while, not at every tick.
-    until: dict[datetime, list[int]] = defaultdict(list)
-    groups: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
-    for plan_id, client_id, phase, active, routine, *client_values in chunk:
-        if not active or not routine or phase == Phase.HOLD:
-            until[now + HORIZON].append(plan_id)
+    planned.schedule([], now + HORIZON)
+    schedules: dict[tuple, int] = {}  # per distinct schedule
+    read_alike: dict[tuple, int] = {}  # per distinct phase, client settings and steps
+    with_sessions = []
+    for row in chunk:
+        plan_id, client_id, ended, sessions = row[:4]
+        if ended:
+            planned.ended.append(plan_id)
             continue
-        try:
-            by_phase = _PHASE_COLUMN[phase]
-            kinds = frozenset(
-                (Frequency(values[by_phase]), values[3]) for values in kinds_by_plan[plan_id]
-            )
-            days = tuple(client_values[4])
-            hash(days)  # a JSON list of lists would only fail as a group key
-            client_values[0] = _zone_name(client_values[0], client_id)
-        except (ValueError, KeyError, TypeError) as error:
-            # One bad row must not stop the tick (and every other client's reminders).
-            log.warning("Client %s (plan %s): cannot plan reminders: %s", client_id, plan_id, error)
-            until[now + HORIZON].append(plan_id)
-            continue
-        key = (phase, *client_values[:4], days, *client_values[5:], kinds)
-        groups[key].append((client_id, plan_id))
-    rows = []
-    for key, members in groups.items():
-        slots, planned_until = _group_slots(key, now, members[0][0])
-        until[planned_until].extend(plan_id for _client_id, plan_id in members)
-        for slot_key, day, due_at in slots:
-            rows.extend(
-                (client_id, plan_id, Kind.ROUTINE.value, slot_key, day, due_at)
-                for client_id, plan_id in members
-            )
+        if sessions:
+            with_sessions.append(client_id)
+        what = row[4:]  # phase, active, routine emails, zone, preferences, steps
+        index = read_alike.get(what)
+        if index is None:
+            index, alike = _schedule_of(planned, schedules, what, now, client_id, plan_id)
+            if alike:
+                read_alike[what] = index
+        planned.follow(plan_id, client_id, index)
     # Booking nudges ride along: planned when the client's plan is (a new session comes
     # with a new plan; a cadence, zone or morning change marks the plan).
-    rows.extend(_booking_rows_for([row[1] for row in chunk], now))
-    return rows, until
+    if with_sessions:
+        planned.bookings = _booking_rows_for(with_sessions, now)
+    return planned
 
 
-def _planned(until: dict[datetime, list[int]]) -> None:
-    """Each plan's new planned_until: one statement on PostgreSQL, else one per distinct
-    moment (a handful per chunk: one per zone)."""
+def _schedule_of(
+    planned: ChunkPlan,
+    schedules: dict[tuple, int],
+    what: tuple,
+    now: datetime,
+    client_id: int,
+    plan_id: int,
+) -> tuple[int, bool]:
+    """The index of this plan's schedule in the chunk (0: nothing to plan), and whether
+    plans read alike share it (not when the zone falls back to the client's practice's,
+    nor after an error, which is logged for each plan)."""
+    phase, active, routine, zone, *preferences, steps = what
+    if not active or not routine or phase == Phase.HOLD:
+        return 0, True
+    try:
+        kinds = _kinds(phase, steps)
+        key = (phase, _zone_name(zone, client_id), *preferences, kinds)
+        index = schedules.get(key)
+        if index is None:
+            index = schedules[key] = planned.schedule(*_group_slots(key, now, client_id))
+    except (ValueError, KeyError, TypeError) as error:
+        # One bad row must not stop the tick (and every other client's reminders).
+        log.warning("Client %s (plan %s): cannot plan reminders: %s", client_id, plan_id, error)
+        return 0, False
+    return index, known_zone(zone) is not None
+
+
+def _write(planned: ChunkPlan) -> int:
+    """Write a chunk's rows and new bookmarks; how many rows were offered.
+    PostgreSQL: one statement (the rows are the plans joined with their schedule's
+    slots in the database: a few values per plan are sent, not one row per slot)."""
+    if planned.ended:
+        PlanningBookmark.objects.filter(plan_id__in=planned.ended).delete()
+    _insert(planned.bookings)
     if connection.vendor == "postgresql":
-        ids = [plan_id for plan_ids in until.values() for plan_id in plan_ids]
-        moments = [moment for moment, plan_ids in until.items() for _ in plan_ids]
+        slots = [
+            (index, *slot)
+            for index, (schedule_slots, _until) in enumerate(planned.schedules)
+            for slot in schedule_slots
+        ]
+        slot_columns = [list(column) for column in zip(*slots, strict=True)] or [[]] * 4
+        untils = [until for _slots, until in planned.schedules]
         with connection.cursor() as cursor:
-            cursor.execute(_PLANNED_SQL, [ids, moments])
-        return
-    for moment, plan_ids in until.items():
-        Plan.objects.filter(id__in=plan_ids).update(planned_until=moment)
+            cursor.execute(
+                _WRITE_SQL,
+                [
+                    _int_array(planned.plan_ids),
+                    _int_array(planned.client_ids),
+                    _int_array(planned.schedule_of),
+                    *slot_columns,
+                    timezone.now(),
+                    untils,
+                ],
+            )
+        return planned.offered()
+    _insert(list(planned.routine_rows()))
+    by_moment: dict[datetime, list[int]] = defaultdict(list)
+    for plan_id, index in zip(planned.plan_ids, planned.schedule_of, strict=True):
+        by_moment[planned.schedules[index][1]].append(plan_id)
+    for moment, plan_ids in by_moment.items():  # a handful per chunk: one per zone
+        PlanningBookmark.objects.filter(plan_id__in=plan_ids).update(planned_until=moment)
+    return planned.offered()
 
 
-_PLANNED_SQL = """
-    UPDATE aftercare_plan AS p SET planned_until = v.until
-    FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, until)
-    WHERE p.id = v.id
+def _int_array(values: list[int]) -> str:
+    """Integers in PostgreSQL's array text form ("{1,2,3}"), cast in the statement: one
+    join, where psycopg would dump a list element by element (~0.5 s per 100,000 plans)."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+_WRITE_SQL = """
+    WITH chunk AS MATERIALIZED (
+        SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::int[])
+            AS chunk(plan_id, client_id, schedule)
+    ), slots AS (
+        SELECT * FROM unnest(%s::int[], %s::text[], %s::date[], %s::timestamptz[])
+            AS slots(schedule, slot_key, slot_day, due_at)
+    ), written AS (
+        INSERT INTO aftercare_reminder
+            (client_id, plan_id, kind, slot_key, slot_day, due_at,
+             status, reason, detail, attempts, interrupted, created_at)
+        SELECT chunk.client_id, chunk.plan_id, 'routine', slots.slot_key, slots.slot_day,
+               slots.due_at, 'pending', '', '', 0, false, %s
+        FROM chunk JOIN slots USING (schedule)
+        -- In the order they fall due: a claim (in that order) then rewrites a few pages
+        -- of rows due together, not one row on each of thousands of pages.
+        ORDER BY slots.due_at, chunk.plan_id
+        ON CONFLICT DO NOTHING
+    )
+    UPDATE aftercare_planningbookmark AS b
+    SET planned_until = (%s::timestamptz[])[chunk.schedule + 1]
+    FROM chunk
+    WHERE b.plan_id = chunk.plan_id
+      -- The chunk's bookmarks found by their key (else PostgreSQL may read and hash
+      -- every bookmark, for every chunk).
+      AND b.plan_id = ANY(ARRAY(SELECT plan_id FROM chunk))
 """
 
 
@@ -229,33 +448,6 @@ def _zone_name(name: object, client_id: int) -> str:
     if client is None:
         raise ValueError(f"client {client_id} is gone")
     return client.zone_name
-
-
-def _step_kinds_by_plan(plan_ids: list[int]) -> dict[int, list[tuple]]:
-    """Per plan, the distinct (flare, subsiding, maintenance, heat) frequencies of the
-    steps in its routine: a summary (DISTINCT in the database), not every step row."""
-    kinds: dict[int, list[tuple]] = defaultdict(list)
-    if connection.vendor == "postgresql":
-        # The ids as one array parameter, not 2,000 placeholders to bind one by one.
-        with connection.cursor() as cursor:
-            cursor.execute(_STEP_KINDS_SQL, [plan_ids])
-            summary = cursor.fetchall()
-    else:
-        in_routine = PlanStep.objects.filter(plan_id__in=plan_ids, skipped=False, paused_at=None)
-        summary = (
-            in_routine.values_list("plan_id", "flare", "subsiding", "maintenance", "is_heat")
-            .order_by()
-            .distinct()
-        )
-    for plan_id, *values in summary:
-        kinds[plan_id].append(tuple(values))
-    return kinds
-
-
-_STEP_KINDS_SQL = """
-    SELECT DISTINCT plan_id, flare, subsiding, maintenance, is_heat FROM aftercare_planstep
-    WHERE plan_id = ANY(%s::bigint[]) AND NOT skipped AND paused_at IS NULL
-"""
 
 
 def _group_slots(
@@ -278,7 +470,7 @@ def _group_slots(
             morning=morning,
             evening=evening,
             reset_weekday=reset,
-            three_x_days=three_x,
+            three_x_days=tuple(json.loads(three_x)),
             quiet_start=quiet_start,
             quiet_end=quiet_end,
         )
@@ -401,11 +593,17 @@ def _booking_rows(client: Client, now: datetime) -> list[Row]:
 
 def reminders_forget_pending(*, client: Client, kinds: tuple[str, ...] = (Kind.ROUTINE,)) -> int:
     """Drop rows not yet claimed so the next tick plans them afresh (after a phase or a
-    preference change: "changes apply to the next reminder")."""
+    preference change: "changes apply to the next reminder").
+
+    The plan is marked first: if a tick is planning it at this moment, the mark waits for
+    that chunk to commit, so the delete then sees (and drops) the rows it just wrote from
+    the old settings, and the next tick plans the new ones."""
+    marked = _mark(_active_plans(client=client))
     deleted, _ = Reminder.objects.filter(
         client=client, kind__in=kinds, status=Status.PENDING
     ).delete()
-    plan_needs_planning(client=client)
+    if not marked:
+        _insert(_booking_rows_for([client.pk], timezone.now()))  # no plan carries them
     return deleted
 
 
@@ -470,15 +668,19 @@ def reminders_claim(*, now: datetime | None = None, limit: int = CLAIM_LIMIT) ->
 
 
 # One round trip: rows another tick has locked are skipped, not waited for or taken twice.
+# In the (status, due_at) index's own order (rows due at the same moment in the order the
+# index keeps them), so the scan stops at the LIMIT with nothing to sort; the ids as an
+# array, so the rows are found by their key (with `id IN (...)` PostgreSQL chose to read
+# the whole table for every batch).
 _CLAIM_SQL = """
     UPDATE aftercare_reminder SET status = %s, queued_at = %s
-    WHERE id IN (
+    WHERE id = ANY(ARRAY(
         SELECT id FROM aftercare_reminder
         WHERE status = %s AND due_at <= %s
-        ORDER BY due_at, id
+        ORDER BY due_at
         LIMIT %s
         FOR UPDATE SKIP LOCKED
-    )
+    ))
     RETURNING id
 """
 
