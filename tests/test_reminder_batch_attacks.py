@@ -1,0 +1,145 @@
+"""Attacks on batched sending (reminders.reminders_send): what a batch that runs long, a
+row's corrupt data or a mixed batch do to the other rows. The promise: each row's
+re-check decides as the old per-row path did (docs/reminders.md, "Sending a batch")."""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import time, timedelta
+
+from django.core import mail
+from django.core.mail.backends import locmem
+
+from aftercare.models import Completion, Plan, Reminder
+from aftercare.outbox import reminders
+from aftercare.rules.phases import Phase
+from clients.models import Client
+from tests.test_reminder_batch import BATCH_QUERIES, EIGHT, clients_due, queries_to_send
+
+Status = Reminder.Status
+SLOW = timedelta(seconds=30)  # one email against a slow mail server
+
+
+def slow_first_email(monkeypatch, clock, meanwhile) -> None:
+    """The first email of the batch takes SLOW; `meanwhile` happens while it goes."""
+    real_send = locmem.EmailBackend.send_messages
+
+    def send_messages(self, messages):
+        if not mail.outbox:
+            meanwhile()
+            clock.shift(SLOW)
+        return real_send(self, messages)
+
+    monkeypatch.setattr(locmem.EmailBackend, "send_messages", send_messages)
+
+
+def tick_whole_slot(reminder_id: int) -> None:
+    """The client ticks every step of the row's slot on Today."""
+    reminder = Reminder.objects.get(id=reminder_id)
+    slot = reminders.slot_of(reminder)
+    for step in slot.steps:
+        Completion.objects.create(step_id=step.key, day=slot.day, slot=str(slot.name))
+
+
+def test_a_slot_ticked_while_a_slow_batch_sends_is_not_reminded(
+    practice, therapist, clock, monkeypatch
+):
+    first, second = clients_due(practice, therapist, clock, 2)
+    slow_first_email(monkeypatch, clock, lambda: tick_whole_slot(second))
+
+    outcomes = reminders.reminders_send([first, second])
+
+    assert outcomes == {first: "sent", second: "skipped"}
+    assert Reminder.objects.get(id=second).reason == (
+        "Already done: every step of this slot was ticked."
+    )
+    assert len(mail.outbox) == 1
+
+
+def test_a_hold_put_on_while_a_slow_batch_sends_stops_the_reminder(
+    practice, therapist, clock, monkeypatch
+):
+    """A safety hold stops every reminder (TAPER.md), even one already in a batch."""
+    first, second = clients_due(practice, therapist, clock, 2)
+    held = Reminder.objects.get(id=second).plan_id
+    slow_first_email(
+        monkeypatch, clock, lambda: Plan.objects.filter(id=held).update(phase=Phase.HOLD)
+    )
+
+    outcomes = reminders.reminders_send([first, second])
+
+    assert outcomes == {first: "sent", second: "skipped"}
+    assert Reminder.objects.get(id=second).reason == (
+        "The plan is on hold: only the therapist can resume it."
+    )
+
+
+def test_quiet_hours_that_begin_while_a_slow_batch_sends_are_kept(
+    practice, therapist, clock, monkeypatch
+):
+    """Each row is re-checked at the moment it goes, not at the moment the batch began."""
+    first, second = clients_due(practice, therapist, clock, 2)
+    Client.objects.filter(reminders__id=second).update(
+        quiet_start=time(8, 0, 10), quiet_end=time(7, 0)
+    )
+    slow_first_email(monkeypatch, clock, lambda: None)
+
+    outcomes = reminders.reminders_send([first, second])
+
+    assert outcomes == {first: "sent", second: "skipped"}
+    assert Reminder.objects.get(id=second).reason == "Quiet hours."
+
+
+def test_two_a_day_counts_what_another_batch_sent_while_this_one_was_sending(
+    practice, therapist, clock, monkeypatch
+):
+    first, second = clients_due(practice, therapist, clock, 2)
+    row = Reminder.objects.get(id=second)
+
+    def another_worker_sends_two():
+        for name in ("early", "midday"):
+            Reminder.objects.create(
+                client_id=row.client_id,
+                plan_id=row.plan_id,
+                kind=Reminder.Kind.ROUTINE,
+                slot_key=f"{EIGHT.date()}/{name}",
+                slot_day=EIGHT.date(),
+                due_at=EIGHT,
+                status=Status.SENT,
+            )
+
+    slow_first_email(monkeypatch, clock, another_worker_sends_two)
+
+    outcomes = reminders.reminders_send([first, second])
+
+    assert outcomes == {first: "sent", second: "skipped"}
+    assert Reminder.objects.get(id=second).reason == (
+        "Two routine reminders (by any channel) were already sent that day."
+    )
+
+
+def test_a_retry_after_a_slow_email_waits_its_delay_from_when_it_was_refused(
+    practice, therapist, clock, monkeypatch, settings
+):
+    first, second = clients_due(practice, therapist, clock, 2)
+    busy = Reminder.objects.get(id=second).client.email
+    real_send = locmem.EmailBackend.send_messages
+
+    def send_messages(self, messages):
+        if messages[0].to == [busy]:
+            raise smtplib.SMTPDataError(451, b"4.3.0 try again later")
+        clock.shift(timedelta(minutes=5))  # the first email took five minutes
+        return real_send(self, messages)
+
+    monkeypatch.setattr(locmem.EmailBackend, "send_messages", send_messages)
+    outcomes = reminders.reminders_send([first, second])
+
+    assert outcomes == {first: "sent", second: "retry"}
+    delay = timedelta(seconds=settings.REMINDER_RETRY_BASE_SECONDS)
+    assert Reminder.objects.get(id=second).due_at == EIGHT + timedelta(minutes=5) + delay
+
+
+def test_a_fast_batch_reads_its_rows_and_facts_once(practice, therapist, clock):
+    """The refresh costs nothing while the batch is quick (the query pin holds)."""
+    ids = clients_due(practice, therapist, clock, 3)
+    assert queries_to_send(ids) == BATCH_QUERIES + 3
