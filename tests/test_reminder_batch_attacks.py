@@ -14,6 +14,7 @@ from aftercare.models import Completion, Plan, Reminder
 from aftercare.outbox import reminders
 from aftercare.rules.phases import Phase
 from clients.models import Client
+from tests.smtp_sink import ACCEPTED, DROPPED, SmtpSink, free_port
 from tests.test_reminder_batch import BATCH_QUERIES, EIGHT, clients_due, queries_to_send
 
 Status = Reminder.Status
@@ -143,3 +144,51 @@ def test_a_fast_batch_reads_its_rows_and_facts_once(practice, therapist, clock):
     """The refresh costs nothing while the batch is quick (the query pin holds)."""
     ids = clients_due(practice, therapist, clock, 3)
     assert queries_to_send(ids) == BATCH_QUERIES + 3
+
+
+# --- a real SMTP conversation: each answer lands on its own row -------------------------------
+
+
+def test_each_smtp_answer_in_one_conversation_lands_on_its_own_row(
+    practice, therapist, clock, settings
+):
+    ids = clients_due(practice, therapist, clock, 8)
+    people = {r.id: r.client.email for r in Reminder.objects.filter(id__in=ids)}
+    with SmtpSink() as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = sink.host, sink.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        # At the end of DATA, in order: 250, 451, 250, no answer (dropped), 250, 250.
+        sink._script.extend([ACCEPTED, 451, ACCEPTED, DROPPED, ACCEPTED, ACCEPTED])
+        sink.refuse_recipient(people[ids[5]], 550)  # at RCPT TO, for good
+        sink.refuse_recipient(people[ids[6]], 450)  # at RCPT TO, for now
+
+        outcomes = reminders.reminders_send(ids)
+        delivered = sorted(d.rcpt_tos[0] for d in sink.deliveries)
+
+    assert list(outcomes.values()) == [
+        "sent", "retry", "sent", "retry", "sent", "failed", "retry", "sent"
+    ]  # fmt: skip
+    assert delivered == sorted(people[ids[n]] for n in (0, 2, 4, 7))
+    rows = {r.id: r for r in Reminder.objects.filter(id__in=ids)}
+    assert rows[ids[1]].reason == "Will retry: 451 4.3.0 try again later"
+    assert rows[ids[3]].reason.startswith("Will retry: SMTPServerDisconnected")
+    assert rows[ids[5]].reason.startswith("The mail server refused it: 550")
+    assert rows[ids[6]].reason.startswith("Will retry: 450")
+    assert not [r for r in rows.values() if r.status == Status.SENDING]
+
+
+def test_a_mail_server_that_refuses_connections_puts_the_whole_batch_back_for_later(
+    practice, therapist, clock, settings
+):
+    ids = clients_due(practice, therapist, clock, 3)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+
+    outcomes = reminders.reminders_send(ids)
+
+    assert set(outcomes.values()) == {"retry"}
+    rows = Reminder.objects.filter(id__in=ids)
+    assert {(r.status, r.reason.split(":")[0]) for r in rows} == {("pending", "Will retry")}
