@@ -5,15 +5,21 @@ re-check decides as the old per-row path did (docs/reminders.md, "Sending a batc
 from __future__ import annotations
 
 import smtplib
+import threading
+import time as clock_time
 from datetime import time, timedelta
 
+import pytest
 from django.core import mail
 from django.core.mail.backends import locmem
+from django.db import connection
+from django.utils import timezone
 
 from aftercare.models import Completion, Plan, Reminder
 from aftercare.outbox import reminders
 from aftercare.rules.phases import Phase
 from clients.models import Client
+from tests import factories
 from tests.smtp_sink import ACCEPTED, DROPPED, SmtpSink, free_port
 from tests.test_reminder_batch import BATCH_QUERIES, EIGHT, clients_due, queries_to_send
 
@@ -192,3 +198,59 @@ def test_a_mail_server_that_refuses_connections_puts_the_whole_batch_back_for_la
     assert set(outcomes.values()) == {"retry"}
     rows = Reminder.objects.filter(id__in=ids)
     assert {(r.status, r.reason.split(":")[0]) for r in rows} == {("pending", "Will retry")}
+
+
+# --- a slow mail server and the sweep running meanwhile (PostgreSQL, real time) --------------
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_sweep_never_takes_a_row_from_a_live_batch_against_a_slow_server(
+    require_service, practice, therapist, settings
+):
+    """The batch outlasts REMINDER_STUCK_SECONDS several times over while a beat sweeps
+    every 0.1 s: the lease keeps every row the batch's, and each email goes once."""
+    require_service("postgres")
+    settings.REMINDER_STUCK_SECONDS = 2  # the batch renews its lease every 0.2 s
+    people = [factories.ClientFactory(practice=practice) for _ in range(16)]
+    now = timezone.now()
+    ids = [
+        Reminder.objects.create(
+            client=person,
+            kind=Reminder.Kind.LINK,
+            slot_key=f"link/again/{person.id}",
+            slot_day=now.date(),
+            due_at=now,
+            status=Status.QUEUED,
+            queued_at=now,
+        ).id
+        for person in people
+    ]
+    swept: list[int] = []
+    done = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not done.is_set():
+                swept.extend(reminders.reminders_sweep())
+                clock_time.sleep(0.1)
+        finally:
+            connection.close()
+
+    with SmtpSink(delay=0.4) as sink:  # each email takes 0.4 s: 16 take three STUCKs
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = sink.host, sink.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        sweeper = threading.Thread(target=beat)
+        sweeper.start()
+        try:
+            outcomes = reminders.reminders_send(ids)
+        finally:
+            done.set()
+            sweeper.join(timeout=30)
+        counts = sink.counts()
+
+    assert set(outcomes.values()) == {"sent"}
+    assert not swept
+    assert sorted(counts.values()) == [1] * len(ids)
+    assert not Reminder.objects.filter(id__in=ids, interrupted=True).exists()
