@@ -564,7 +564,9 @@ def reminders_send(ids: list[int], *, now: datetime | None = None, mail=None) ->
     UPDATE the moment the server accepted it: batching those writes would widen the
     duplicate window to the rest of the batch. Skips are written together at the end
     (nothing was sent for them). One row's bad data or unexpected error fails that row
-    only; a "try again later" from the server puts that row back to pending, due later."""
+    only; a "try again later" from the server puts that row back to pending, due later.
+    Each row is checked at the moment it goes, and a batch slowed past FRESH_FOR reads its
+    unsent rows and their facts again (`now`: a fixed moment for every row instead)."""
     pinned = now  # a caller's fixed moment; else each row is checked at the moment it goes
     outcomes = dict.fromkeys(ids, "not queued")
     lease = _claim_for_sending(ids, now or timezone.now())
