@@ -7,7 +7,7 @@ from __future__ import annotations
 import smtplib
 import threading
 import time as clock_time
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from django.core import mail
@@ -15,10 +15,10 @@ from django.core.mail.backends import locmem
 from django.db import connection
 from django.utils import timezone
 
-from aftercare.models import Completion, Plan, Reminder
+from aftercare.models import Completion, Plan, PlanStep, Reminder
 from aftercare.outbox import reminders
 from aftercare.rules.phases import Phase
-from clients.models import Client
+from clients.models import Client, MassageSession
 from tests import factories
 from tests.smtp_sink import ACCEPTED, DROPPED, SmtpSink, free_port
 from tests.test_reminder_batch import BATCH_QUERIES, EIGHT, clients_due, queries_to_send
@@ -254,3 +254,52 @@ def test_the_sweep_never_takes_a_row_from_a_live_batch_against_a_slow_server(
     assert not swept
     assert sorted(counts.values()) == [1] * len(ids)
     assert not Reminder.objects.filter(id__in=ids, interrupted=True).exists()
+
+
+# --- one batch of every kind, with corrupt rows among them -----------------------------------
+
+
+def test_a_mixed_batch_with_corrupt_rows_hurts_no_one_else(practice, therapist, clock):
+    """Each row ends as the per-row path ended it (checked once against 0766d88's
+    reminder_send row by row, emails included), and no row is left "sending"."""
+    ids = clients_due(practice, therapist, clock, 8)
+    row = {n: Reminder.objects.get(id=i) for n, i in enumerate(ids)}
+    PlanStep.objects.filter(plan_id=row[1].plan_id).delete()  # a plan with no steps
+    Reminder.objects.filter(id=ids[2]).update(kind="bogus")  # a kind nobody knows
+    Reminder.objects.filter(id=ids[3]).update(client=None)  # a routine row without client
+    Client.objects.filter(id=row[4].client_id).update(time_zone="Mars/Base")
+    Client.objects.filter(id=row[5].client_id).update(three_x_days="mon")
+    Client.objects.filter(id=row[6].client_id).update(reminder_channel="push")  # no phone
+    booked = factories.ClientFactory(practice=practice, primary_therapist=therapist)
+    Client.objects.filter(id=booked.id).update(massage_cadence="weekly")
+    MassageSession.objects.create(client=booked, therapist=therapist, date=date(2026, 11, 18))
+    queued = {"status": Status.QUEUED, "slot_day": EIGHT.date(), "due_at": EIGHT}
+    Kind = Reminder.Kind
+    extra = [
+        Reminder.objects.create(client=booked, kind=Kind.BOOKING, slot_key="booking/2026-11-18", **queued),
+        Reminder.objects.create(client=booked, kind=Kind.BOOKING_FOLLOWUP, slot_key="followup/x", **queued),
+        Reminder.objects.create(client=row[0].client, kind=Kind.LINK, slot_key="link/first/x", **queued),
+        Reminder.objects.create(
+            client=row[0].client, plan_id=row[0].plan_id, therapist=therapist, kind=Kind.ALERT,
+            slot_key="alert/x", detail="Pain 9", **queued,
+        ),
+        Reminder.objects.create(therapist=therapist, kind=Kind.DIGEST, slot_key="digest/x", **queued),
+    ]  # fmt: skip
+    batch = ids + [reminder.id for reminder in extra] + [ids[0]]  # and one id twice
+
+    outcomes = reminders.reminders_send(batch)
+
+    data = "Not sent: a problem with the client's data: "
+    assert list(outcomes.values()) == [
+        "sent", "skipped", "failed", "failed", "sent", "failed", "sent",
+        "sent", "sent", "failed", "sent", "sent", "skipped",
+    ]  # fmt: skip
+    reason = dict(Reminder.objects.filter(id__in=batch).values_list("id", "reason"))
+    assert reason[ids[1]].startswith("The schedule changed")
+    assert reason[ids[2]] == data + "ValueError: Invalid isoformat string: 'morning'"
+    assert reason[ids[3]].startswith("Could not be sent: AttributeError")
+    assert reason[ids[5]].startswith(data + "The three days a week")
+    assert reason[extra[1].id] == data + "ValueError: Invalid isoformat string: 'x'"
+    assert reason[extra[4].id] == "Nobody at soon or watch any more."
+    assert not Reminder.objects.filter(id__in=batch, status=Status.SENDING).exists()
+    assert len(mail.outbox) == 7
