@@ -766,26 +766,53 @@ def reminders_send(ids: list[int], *, now: datetime | None = None, mail=None) ->
     UPDATE the moment the server accepted it: batching those writes would widen the
     duplicate window to the rest of the batch. Skips are written together at the end
     (nothing was sent for them). One row's bad data or unexpected error fails that row
-    only; a "try again later" from the server puts that row back to pending, due later."""
-    now = now or timezone.now()
+    only; a "try again later" from the server puts that row back to pending, due later.
+    Each row is checked at the moment it goes, and a batch slowed past FRESH_FOR reads its
+    unsent rows and their facts again (`now`: a fixed moment for every row instead)."""
+    pinned = now  # a caller's fixed moment; else each row is checked at the moment it goes
     outcomes = dict.fromkeys(ids, "not queued")
-    lease = _claim_for_sending(ids, now)
+    lease = _claim_for_sending(ids, now or timezone.now())
     if not lease.ids:
         return outcomes
     own_connection = mail is None
     mail = mail or get_connection()
     skips: list[tuple[int, str]] = []
+    todo = [reminder_id for reminder_id in outcomes if reminder_id in lease.ids]
     try:
-        for rows, facts in _load_batches(lease, outcomes):
-            for reminder in rows:
-                if not lease.holds(reminder.id):
-                    continue  # the sweep took it from a batch that ran too long
-                outcomes[reminder.id] = _send_guarded(reminder, now, mail, facts, skips)
+        while todo:
+            todo = _send_while_fresh(todo, lease, pinned, mail, skips, outcomes)
     finally:
         _write_skips(skips, lease)
         if own_connection:
             close_quietly(mail)
     return outcomes
+
+
+# How long what a batch read (its rows, their clients and plans, the facts) stands for
+# the truth. A slow mail server can stretch a batch to minutes: past this, the rows not
+# sent yet are read again, so a tick, a hold, quiet hours or another batch's emails
+# count as they did when each row was read just before its send. A quick batch never
+# reaches it (its query count stays fixed).
+FRESH_FOR = timedelta(seconds=2)
+
+
+def _send_while_fresh(
+    todo: list[int], lease: _Lease, pinned, mail, skips: list, outcomes: dict[int, str]
+) -> list[int]:
+    """Send the rows of `todo` until what was read about them is older than FRESH_FOR;
+    the ids not looked at yet (read again by the caller)."""
+    done: set[int] = set()
+    for rows, facts in _load_batches(todo, outcomes):
+        read_at = timezone.now()
+        for reminder in rows:
+            now = pinned or timezone.now()
+            if done and pinned is None and now - read_at > FRESH_FOR:
+                return [i for i in todo if i not in done and outcomes[i] == "not queued"]
+            done.add(reminder.id)
+            if not lease.holds(reminder.id):
+                continue  # the sweep took it from a batch that ran too long
+            outcomes[reminder.id] = _send_guarded(reminder, now, mail, facts, skips)
+    return []
 
 
 class _Lease:
@@ -937,10 +964,9 @@ def _load_rows(ids: list[int]) -> list[Reminder]:
     return sorted(rows, key=lambda reminder: order[reminder.id])
 
 
-def _load_batches(lease: _Lease, outcomes: dict[int, str]) -> Iterator[tuple[list, Facts]]:
+def _load_batches(ids: list[int], outcomes: dict[int, str]) -> Iterator[tuple[list, Facts]]:
     """The claimed rows with their facts: all together, or, if that fails (a row the
     database or the ORM cannot read), one by one, so the bad row fails alone."""
-    ids = [reminder_id for reminder_id in outcomes if reminder_id in lease.ids]
     try:
         rows = _load_rows(ids)
         facts = facts_for(rows)
