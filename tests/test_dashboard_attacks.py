@@ -14,6 +14,9 @@ from aftercare import practice_counts
 from clients.models import Client
 from tests import factories
 from tests.test_dashboard import names_in_order, text
+from tests.test_dashboard_scale import mixed as mixed_fixture
+
+mixed = mixed_fixture  # every kind of row (a fixture)
 
 DASHBOARD = reverse("therapist-dashboard")
 EVERYONE = {"show": "all"}
@@ -81,3 +84,45 @@ def test_settings_cache_the_counts_only_with_a_shared_cache():
 
     assert cached("") == "False"
     assert cached("redis://127.0.0.1:6379/0") == "True"
+
+
+# --- what held: paging by every odd page number, with the filter and a search -------------
+
+
+def test_every_page_number_shows_a_page_and_the_pages_are_the_full_order(
+    therapist_client, practice, mixed, monkeypatch
+):
+    from aftercare import selectors
+    from aftercare.views import therapist as views
+
+    monkeypatch.setattr(views, "DASHBOARD_PAGE_SIZE", 5)
+    full = [c.name for c in selectors.practice_clients(practice, "")]
+    calm = [c.name for c in selectors.practice_clients(practice, "calm")]
+    for params, expected in (
+        (EVERYONE, full),
+        ({}, full[:6]),  # Needs me
+        ({"q": "calm", "show": "all"}, calm),
+    ):
+        pages = -(-len(expected) // 5) or 1
+        seen = []
+        for number in range(1, pages + 1):
+            seen += names_in_order(therapist_client.get(DASHBOARD, {**params, "page": number}))
+        assert seen == expected, params
+        last = names_in_order(therapist_client.get(DASHBOARD, {**params, "page": pages}))
+        first = names_in_order(therapist_client.get(DASHBOARD, {**params, "page": 1}))
+        for odd, page in (("0", last), ("-1", last), ("999", last), ("abc", first), ("", first)):
+            response = therapist_client.get(DASHBOARD, {**params, "page": odd})
+            assert response.status_code == 200 and names_in_order(response) == page, odd
+
+
+def test_the_way_back_and_an_email_are_escaped_in_the_rows(therapist_client, practice, therapist):
+    from aftercare.rules.attention import Level
+    from tests.test_dashboard_scale import _level
+
+    person = factories.ClientFactory(practice=practice, name="Ann")
+    Client.objects.filter(pk=person.pk).update(email='a"><svg onload=x>@e.com')  # imported
+    _level(factories.plan_for(person, therapist), Level.SOON, 1)
+    page = therapist_client.get(DASHBOARD, {"show": "all", "x": '"><script>alert(1)</script>'})
+    html = page.content.decode()
+    assert "<script>alert(1)" not in html and "<svg onload" not in html
+    assert "&quot;&gt;&lt;script&gt;" in html or "%22%3E%3Cscript%3E" in html
