@@ -67,3 +67,15 @@ def test_a_corrupt_step_hurts_only_its_own_card(phone, flare):
         card(page, "evening", other)
     )
     assert "Heat first" in card(page, "morning", heat)
+
+
+@pytest.mark.parametrize("stored", [".", "/", "videos/"])
+def test_an_unusable_uploaded_file_name_hurts_only_its_own_card(phone, flare, stored):
+    """A step's stored upload name that names no file (an import, a script): Today
+    still draws, that card says its video is unavailable."""
+    heat = flare.steps.get(name="Heat first")
+    other = flare.steps.exclude(name="Heat first")[0]
+    PlanStep.objects.filter(pk=other.pk).update(video_url="", video_file=stored)
+    response = phone.get(TODAY)
+    assert response.status_code == 200
+    assert "Heat first" in card(text(response), "morning", heat)
