@@ -6,6 +6,7 @@ import logging
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.urls import NoReverseMatch
 from django.utils import timezone
 
 from aftercare import videos
@@ -292,7 +293,15 @@ class PlanStep(StepFrequencies, Dosage):
             except ValueError as error:
                 log.warning("Step %s: video link not usable: %s", self.pk, error)
                 return None
-        return videos.uploaded(self.video_file.name) if self.video_file else None
+        if not self.video_file:
+            return None
+        try:
+            return videos.uploaded(self.video_file.name)
+        except NoReverseMatch:  # a stored name with no file name in it ("/"): an import
+            log.warning(
+                "Step %s: uploaded video name not usable: %r", self.pk, self.video_file.name
+            )
+            return None
 
     @property
     def video_problem(self) -> str:

@@ -27,6 +27,7 @@ import logging
 import uuid
 from dataclasses import astuple, dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q
@@ -62,6 +63,8 @@ class PracticeCounts:
 
 def practice_counts(practice: Practice) -> PracticeCounts:
     """The practice's counts: from the cache (no query), else counted (4 queries)."""
+    if not settings.PRACTICE_COUNTS_CACHED:  # each worker's own memory: count
+        return _count(practice)
     stamp_key, counts_key = _keys(practice.pk)
     try:
         found = cache.get_many([stamp_key, counts_key])
@@ -110,10 +113,21 @@ def _count(practice: Practice) -> PracticeCounts:
     )
 
 
+def client_loaded(sender, instance: Client, **kwargs):
+    """post_init of a Client: the practice it counts in, so that a save moving it to
+    another practice forgets the one it left too (read from __dict__: a deferred
+    practice must not cost a query)."""
+    instance.__dict__["_counted_in"] = instance.__dict__.get("practice_id")
+
+
 def client_saved(sender, instance: Client, created: bool = False, update_fields=None, **kwargs):
     """post_save of a Client (connected in AftercareConfig.ready)."""
     if created or update_fields is None or COUNTED_FIELDS & set(update_fields):
+        left = instance.__dict__.get("_counted_in")
+        if left is not None and left != instance.practice_id:
+            forget(left)  # moved: the practice it left counts one client fewer
         forget(instance.practice_id)
+        instance.__dict__["_counted_in"] = instance.practice_id
 
 
 def client_deleted(sender, instance: Client, **kwargs):

@@ -150,6 +150,10 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The dashboard's practice-wide counts (aftercare/practice_counts.py) are cached only in a
+# cache every web worker shares: in each worker's own memory, a client added through one
+# worker would stay uncounted (and a calm client off the list) in the others for a minute.
+PRACTICE_COUNTS_CACHED = envbool("PRACTICE_COUNTS_CACHED", bool(REDIS_URL))
 # The body of each step's card on Today, in each process's memory: its key is a digest of
 # what it shows, so an entry never goes stale and needs no sharing (aftercare/step_cards.py).
 # ~1-2 KB an entry: 5,000 distinct steps are ~10 MB a process at most (least recent out).

@@ -65,6 +65,8 @@ def _fast_and_isolated(settings, tmp_path_factory):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SITE_URL = "http://testserver"
     settings.MEDIA_ROOT = tmp_path_factory.getbasetemp() / "media"
+    # One process: even the local-memory cache is every request's (with or without Redis).
+    settings.PRACTICE_COUNTS_CACHED = True
     cache.clear()
     yield
     cache.clear()
