@@ -353,8 +353,8 @@ def pages(results: Results, server: Gunicorn, scene: Scene) -> None:
         "today_queries",
         max(small, large),
         "queries",
-        "<= 6, same for any plan size",
-        small == large and max(small, large) <= 6,
+        "<= 4, same for any plan size",
+        small == large and max(small, large) <= 4,
         note=f"{small} with {scene.small_steps} steps, {large} with {scene.large_steps} steps",
     )
     many, few = mode(queries["dashboard"]), mode(queries["dashboard_few"])
@@ -362,8 +362,8 @@ def pages(results: Results, server: Gunicorn, scene: Scene) -> None:
         "dashboard_queries",
         max(many, few),
         "queries",
-        "<= 10, same for any client count",
-        many == few and max(many, few) <= 10,
+        "<= 5, same for any client count",
+        many == few and max(many, few) <= 5,
         note=f"{many} with {scene.practice_sizes[0]} clients, {few} with {scene.practice_sizes[1]}",
     )
     floor_queries = mode(queries["client_floor"])
