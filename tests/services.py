@@ -12,10 +12,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 from django.conf import settings
@@ -27,6 +29,36 @@ CELERY = [sys.executable, "-m", "celery", "-A", "aftercare"]
 
 class Timeout(AssertionError):
     pass
+
+
+T = TypeVar("T")
+
+
+def at_once(work: Callable[[], T], times: int) -> list[T]:
+    """Run `work` in `times` threads released together, each with its own database
+    connection (closed after), as that many workers or beats would; returns what each
+    returned. An error in any thread fails the caller, never vanishes with the thread."""
+    start = threading.Barrier(times)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            start.wait(timeout=30)
+            results.append(work())
+        except BaseException as error:  # reported below, never lost in a thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert len(results) == times, "a thread did not finish within 60 s"
+    return results
 
 
 def wait_until(

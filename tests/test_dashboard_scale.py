@@ -41,6 +41,11 @@ def _level(plan: Plan, level: Level, hours_ago: float, reason: str = "Pain 7") -
     )
 
 
+# The mixed practice's clients needing the therapist, in the dashboard's order: level,
+# then the newest trigger, then name whatever its case.
+NEEDING_YOU_FIRST = ["zed Urgent", "Amy Today", "bob Today", "Cat Today", "Dan Soon", "eve Watch"]
+
+
 @pytest.fixture
 def mixed(clock, practice, therapist):
     """Every kind of row: levels with equal and different trigger times, calm plans,
@@ -92,14 +97,7 @@ def test_every_page_is_the_full_sorts_slice(practice, mixed, page_size):
         paged += [row.client.id for row in everyone[start : start + page_size]]
     assert paged == reference
     names = [Client.objects.get(pk=pk).name for pk in paged]
-    assert names[:6] == [
-        "zed Urgent",
-        "Amy Today",
-        "bob Today",
-        "Cat Today",
-        "Dan Soon",
-        "eve Watch",
-    ]
+    assert names[:6] == NEEDING_YOU_FIRST
     assert names[-3:] == ["Ivy Inactive", "Ian Inactive", "ike Inactive"]
     assert everyone[len(reference) : len(reference) + 10] == []
 
@@ -314,14 +312,7 @@ def test_counts_older_than_the_needs_count_never_break_a_page(practice, mixed):
     live "need you" count above them: a short page, never an error."""
     for clients, active in ((0, 0), (3, 2), (6, 5)):
         rows = selectors.Everyone(practice, 6, clients, active)[0:50]
-        assert [row.client.name for row in rows][:6] == [
-            "zed Urgent",
-            "Amy Today",
-            "bob Today",
-            "Cat Today",
-            "Dan Soon",
-            "eve Watch",
-        ]
+        assert [row.client.name for row in rows][:6] == NEEDING_YOU_FIRST
 
 
 # --- the plan PostgreSQL can take ---------------------------------------------------------------

@@ -6,7 +6,6 @@ row's. docs/reminders.md, "Sending a batch"."""
 from __future__ import annotations
 
 import smtplib
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from aftercare.outbox import emails, reminders
 from aftercare.rules.phases import Phase
 from clients.models import Client
 from tests import factories
+from tests.services import at_once
 
 Status = Reminder.Status
 MORNING = "2026-11-25/morning"
@@ -268,26 +268,8 @@ def test_four_workers_handed_the_same_batch_at_once_send_each_row_once(
 ):
     require_service("postgres")
     ids = clients_due(practice, therapist, clock, 20)
-    start = threading.Barrier(4)
-    outcomes: list[dict[int, str]] = []
-    errors: list[BaseException] = []
+    outcomes = at_once(lambda: reminders.reminders_send(list(reversed(ids))), 4)
 
-    def worker() -> None:
-        try:
-            start.wait(timeout=30)
-            outcomes.append(reminders.reminders_send(list(reversed(ids))))
-        except BaseException as error:  # reported below, never lost in a thread
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not errors
     sent_by = [[i for i, outcome in found.items() if outcome == "sent"] for found in outcomes]
     everything = [i for sent in sent_by for i in sent]
     assert sorted(everything) == sorted(ids)  # each row sent, by exactly one of the four

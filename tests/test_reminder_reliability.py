@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import re
 import statistics
-import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -31,7 +29,7 @@ from aftercare.models import Heartbeat, Reminder
 from aftercare.outbox import emails, reminders
 from aftercare.rules import schedule
 from tests import factories
-from tests.services import BEAT_READY, WORKER_READY, beat, wait_until, worker
+from tests.services import BEAT_READY, WORKER_READY, at_once, beat, wait_until, worker
 from tests.smtp_sink import ACCEPTED, DROPPED, TEMP_FAILED, SmtpSink
 
 pytestmark = [
@@ -379,26 +377,8 @@ def test_4a_concurrent_ticks_claim_each_row_once(services):
     """Eight ticks at the same instant, each in its own PostgreSQL connection."""
     rows = booking_rows(400, clients=8)
     ids = {row.id for row in rows}
-    start = threading.Barrier(8)
-    claimed: list[list[int]] = []
-    errors: list[BaseException] = []
+    claimed = at_once(lambda: reminders.reminders_claim(limit=120) + reminders.reminders_sweep(), 8)
 
-    def tick_once() -> None:
-        try:
-            start.wait(timeout=30)
-            claimed.append(reminders.reminders_claim(limit=120) + reminders.reminders_sweep())
-        except BaseException as error:  # reported below, never lost in a thread
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=tick_once) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not errors
     everything = [row for batch in claimed for row in batch]
     assert len(everything) == len(set(everything)), "two ticks claimed the same row"
     assert set(everything) == ids  # 8 x 120 > 400: every due row was claimed, once
