@@ -520,3 +520,17 @@ def test_the_short_link_leaves_the_therapists_addresses_alone(client):
         response = client.get(address)
         assert response.status_code == 301, address
         assert response["Location"] == address + "/"
+
+
+def test_a_practice_name_of_brackets_is_shortened_to_keep_one_text():
+    """Found by Hypothesis: '[' and '{' count two each, so a 30-character name of them
+    with the longest sentence made 161 characters once the step names were dropped."""
+    name = "000000000000000000[[[[{{{"
+    sentence = "Check in, then morning routine."
+    link = f"{SITE}/l/c" + "A" * 30
+
+    body = rules.sms_text(name, sentence, "", link)
+
+    assert rules.gsm7_length(body) == 159  # 161 less the brace (two) that did not fit
+    assert body.startswith("000000000000000000[[[[{{: Check in")  # one brace fewer
+    assert body.endswith(f"{link} Reply STOP to end texts.")

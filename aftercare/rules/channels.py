@@ -94,4 +94,17 @@ def sms_text(who: str, sentence: str, steps: str, link: str) -> str:
         full = f"{who}: {sentence} {steps}{tail}"
         if gsm7_length(full) <= SMS_LIMIT:
             return full
-    return f"{who}: {sentence}{tail}"
+    rest = f": {sentence}{tail}"
+    # A name in brackets or braces counts two a character (GSM-7's extension table):
+    # shorten the practice's name rather than send two texts.
+    return _fit(who, SMS_LIMIT - gsm7_length(rest)).strip() + rest
+
+
+def _fit(text: str, budget: int) -> str:
+    """The longest start of `text` whose GSM-7 length is within `budget`."""
+    used = 0
+    for end, character in enumerate(text):
+        used += gsm7_length(character)
+        if used > budget:
+            return text[:end]
+    return text
